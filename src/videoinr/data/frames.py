@@ -1,0 +1,132 @@
+"""Frame folders: natural-sorted listing, strict 8-bit RGB reading, and dataset layouts.
+
+Frames are uint8 (H, W, 3) RGB numpy arrays. Grayscale, RGBA/with-alpha and 16-bit images are refused with
+a ``VideoINRError`` naming the file (the model is trained on 8-bit RGB; silently converting would hide
+a wrong input). Layouts: ``folder_videos`` reads ``<root>/<video>/<frames>`` (Adobe240/GoPro/DAVIS/Vid4),
+``vimeo_septuplets`` reads Vimeo-90K's ``<root>/sequences/<a>/<b>/im1..im7.png``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from videoinr.errors import VideoINRError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "natural_key",
+    "list_frames",
+    "read_image",
+    "read_frames",
+    "check_same_size",
+    "folder_videos",
+    "vimeo_septuplets",
+]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers numerically: frame2 < frame10."""
+    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name))
+
+
+def list_frames(folder: str | Path) -> list[Path]:
+    """Image files directly in ``folder``, natural-sorted. Raises VideoINRError if missing or empty."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VideoINRError(f"{folder}: no such folder")
+    frames = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    if not frames:
+        raise VideoINRError(f"{folder}: no image frames (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read one 8-bit RGB image as uint8 (H, W, 3). Raises VideoINRError on unreadable/gray/RGBA/16-bit."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise VideoINRError(f"{path}: cannot read ({e.strerror or e})") from None
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise VideoINRError(f"{path}: not a readable image")
+    if img.dtype != np.uint8:
+        raise VideoINRError(f"{path}: {img.dtype} image ({img.dtype.itemsize * 8}-bit); only 8-bit RGB is supported")
+    if img.ndim == 2 or img.shape[2] == 1:
+        raise VideoINRError(f"{path}: grayscale image; only 8-bit RGB is supported")
+    if img.shape[2] == 4:
+        raise VideoINRError(f"{path}: image has an alpha channel (RGBA); only 8-bit RGB is supported")
+    if img.shape[2] != 3:
+        raise VideoINRError(f"{path}: {img.shape[2]}-channel image; only 8-bit RGB is supported")
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def check_same_size(frames: Sequence[np.ndarray], names: Sequence[str | Path]) -> None:
+    """Raise VideoINRError naming the first frame whose (H, W) differs from the first one's."""
+    if not frames:
+        return
+    h, w = frames[0].shape[:2]
+    for f, name in zip(frames, names):
+        if f.shape[:2] != (h, w):
+            raise VideoINRError(
+                f"{name}: frame size {f.shape[1]}x{f.shape[0]} differs from {w}x{h} of {names[0]}"
+            )
+
+
+def read_frames(folder: str | Path | Sequence[Path]) -> list[np.ndarray]:
+    """All frames of a folder (or an explicit list of files), uint8 (H, W, 3) RGB, all of one size."""
+    paths = list_frames(folder) if isinstance(folder, (str, Path)) else list(folder)
+    if not paths:
+        raise VideoINRError("no frames given")
+    frames = [read_image(p) for p in paths]
+    check_same_size(frames, paths)
+    return frames
+
+
+def folder_videos(root: str | Path) -> list[tuple[str, list[Path]]]:
+    """``<root>/<video>/<frames>`` as [(video name, frame paths)], natural-sorted.
+
+    A ``root`` that itself holds frames is one video. Sub-folders without frames are ignored.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise VideoINRError(f"{root}: no such folder")
+    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in root.iterdir() if p.is_file()):
+        return [(root.name, list_frames(root))]
+    videos = []
+    for sub in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
+        try:
+            videos.append((sub.name, list_frames(sub)))
+        except VideoINRError:
+            continue
+    if not videos:
+        raise VideoINRError(f"{root}: no frame folders (expected <root>/<video>/<frames>)")
+    return videos
+
+
+def vimeo_septuplets(root: str | Path) -> list[tuple[str, list[Path]]]:
+    """Vimeo-90K septuplets ``<root>/sequences/<a>/<b>/im1..im7.png`` as [("a/b", 7 paths)].
+
+    ``root`` may also point at the ``sequences`` folder itself.
+    """
+    root = Path(root)
+    seq_root = root / "sequences" if (root / "sequences").is_dir() else root
+    if not seq_root.is_dir():
+        raise VideoINRError(f"{root}: no such folder")
+    septuplets = []
+    for a in sorted((p for p in seq_root.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
+        for b in sorted((p for p in a.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
+            paths = [b / f"im{i}.png" for i in range(1, 8)]
+            missing = [p.name for p in paths if not p.is_file()]
+            if missing:
+                raise VideoINRError(f"{b}: Vimeo septuplet lacks {', '.join(missing)}")
+            septuplets.append((f"{a.name}/{b.name}", paths))
+    if not septuplets:
+        raise VideoINRError(f"{root}: no Vimeo-90K septuplets (expected sequences/<a>/<b>/im1..im7.png)")
+    return septuplets
