@@ -1,0 +1,174 @@
+"""Zooming SlowMo encoder (Xiang et al., CVPR 2020) as VideoINR uses it.
+
+Two LR frames -> three LR feature maps (frame 0, a synthesised middle-time feature, frame 1), each
+(B, nf, h, w). Pipeline: shared feature extractor (conv + residual blocks) and 3-level pyramid; PCD
+alignment (deformable, both directions) fused by a 1x1 conv into the middle feature; a bidirectional
+deformable ConvLSTM over [F0, Fmid, F1]; a residual reconstruction trunk applied per time step.
+Input height and width must be multiples of 4 (the caller pads; see `VideoINR.encode`).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from videoinr.models.dcn import DeformConvPack
+
+
+def _lrelu(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.1)
+
+
+class ResidualBlock(nn.Module):
+    """conv-ReLU-conv with identity skip, no batch norm."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(nf, nf, 3, padding=1)
+        self.conv2 = nn.Conv2d(nf, nf, 3, padding=1)
+        for conv in (self.conv1, self.conv2):  # scaled init, as EDVR's `initialize_weights(..., 0.1)`
+            nn.init.kaiming_normal_(conv.weight, a=0, mode="fan_in")
+            conv.weight.data.mul_(0.1)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.conv2(F.relu(self.conv1(x)))
+
+
+class Pyramid(nn.Module):
+    """L1 feature -> [L1, L2 (1/2), L3 (1/4)] with two stride-2 stages."""
+
+    def __init__(self, nf: int) -> None:
+        super().__init__()
+        self.l2_conv1 = nn.Conv2d(nf, nf, 3, 2, 1)
+        self.l2_conv2 = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.l3_conv1 = nn.Conv2d(nf, nf, 3, 2, 1)
+        self.l3_conv2 = nn.Conv2d(nf, nf, 3, 1, 1)
+
+    def forward(self, l1: Tensor) -> list[Tensor]:
+        l2 = _lrelu(self.l2_conv2(_lrelu(self.l2_conv1(l1))))
+        l3 = _lrelu(self.l3_conv2(_lrelu(self.l3_conv1(l2))))
+        return [l1, l2, l3]
+
+
+def _up2(x: Tensor) -> Tensor:
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class PCDLevelAlign(nn.Module):
+    """Pyramid + deformable alignment of `src` towards `ref`, one direction (EDVR PCD, no cascade)."""
+
+    def __init__(self, nf: int, groups: int) -> None:
+        super().__init__()
+        self.l3_offset_conv1 = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l3_offset_conv2 = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.l3_dcn = DeformConvPack(nf, 3, groups)
+        self.l2_offset_conv1 = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l2_offset_conv2 = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l2_offset_conv3 = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.l2_dcn = DeformConvPack(nf, 3, groups)
+        self.l2_fea_conv = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l1_offset_conv1 = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l1_offset_conv2 = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+        self.l1_offset_conv3 = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.l1_dcn = DeformConvPack(nf, 3, groups)
+        self.l1_fea_conv = nn.Conv2d(2 * nf, nf, 3, 1, 1)
+
+    def forward(self, src: list[Tensor], ref: list[Tensor]) -> Tensor:
+        off3 = _lrelu(self.l3_offset_conv1(torch.cat([src[2], ref[2]], 1)))
+        off3 = _lrelu(self.l3_offset_conv2(off3))
+        fea3 = _lrelu(self.l3_dcn(src[2], off3))
+
+        off2 = _lrelu(self.l2_offset_conv1(torch.cat([src[1], ref[1]], 1)))
+        off2 = _lrelu(self.l2_offset_conv2(torch.cat([off2, _up2(off3) * 2], 1)))
+        off2 = _lrelu(self.l2_offset_conv3(off2))
+        fea2 = self.l2_dcn(src[1], off2)
+        fea2 = _lrelu(self.l2_fea_conv(torch.cat([fea2, _up2(fea3)], 1)))
+
+        off1 = _lrelu(self.l1_offset_conv1(torch.cat([src[0], ref[0]], 1)))
+        off1 = _lrelu(self.l1_offset_conv2(torch.cat([off1, _up2(off2) * 2], 1)))
+        off1 = _lrelu(self.l1_offset_conv3(off1))
+        fea1 = self.l1_dcn(src[0], off1)
+        return self.l1_fea_conv(torch.cat([fea1, _up2(fea2)], 1))
+
+
+class PCDAlign(nn.Module):
+    """Bidirectional PCD alignment of two pyramids, fused by a 1x1 conv: (B, nf, h, w)."""
+
+    def __init__(self, nf: int, groups: int) -> None:
+        super().__init__()
+        self.align_fwd = PCDLevelAlign(nf, groups)
+        self.align_bwd = PCDLevelAlign(nf, groups)
+        self.fusion = nn.Conv2d(2 * nf, nf, 1)
+
+    def forward(self, a: list[Tensor], b: list[Tensor]) -> Tensor:
+        return self.fusion(torch.cat([self.align_fwd(a, b), self.align_bwd(b, a)], 1))
+
+
+class PyramidPCD(nn.Module):
+    """PCD alignment of two single-level features (builds their pyramids first), ZSM's `Easy_PCD`."""
+
+    def __init__(self, nf: int, groups: int) -> None:
+        super().__init__()
+        self.pyramid = Pyramid(nf)
+        self.pcd = PCDAlign(nf, groups)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        n = a.shape[0]
+        levels = self.pyramid(torch.cat([a, b], 0))
+        return self.pcd([lv[:n] for lv in levels], [lv[n:] for lv in levels])
+
+
+class DeformableConvLSTM(nn.Module):
+    """ConvLSTM whose hidden and cell states are aligned to each input by PCD before the update.
+
+    Run forward and on the reversed sequence with shared weights; outputs fused by a 1x1 conv.
+    """
+
+    def __init__(self, nf: int, groups: int) -> None:
+        super().__init__()
+        self.nf = nf
+        self.pcd_h = PyramidPCD(nf, groups)
+        self.pcd_c = PyramidPCD(nf, groups)
+        self.gates = nn.Conv2d(2 * nf, 4 * nf, 3, 1, 1)
+        self.fuse = nn.Conv2d(2 * nf, nf, 1)
+
+    def _run(self, seq: list[Tensor]) -> list[Tensor]:
+        h = torch.zeros_like(seq[0])
+        c = torch.zeros_like(seq[0])
+        outs = []
+        for x in seq:
+            h_al = self.pcd_h(x, h)
+            c_al = self.pcd_c(x, c)
+            i, f, o, g = torch.split(self.gates(torch.cat([x, h_al], 1)), self.nf, dim=1)
+            c = torch.sigmoid(f) * c_al + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        return outs
+
+    def forward(self, seq: list[Tensor]) -> list[Tensor]:
+        fwd = self._run(seq)
+        bwd = self._run(seq[::-1])[::-1]
+        return [self.fuse(torch.cat([f, b], 1)) for f, b in zip(fwd, bwd)]
+
+
+class ZoomingSlowMoEncoder(nn.Module):
+    """(B, 3, h, w) x 2 in [0, 1] -> (B, 3*nf, h, w): features at t = 0, 0.5, 1 concatenated."""
+
+    def __init__(self, nf: int = 64, groups: int = 8, front_blocks: int = 5, back_blocks: int = 40) -> None:
+        super().__init__()
+        self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
+        self.feature_extraction = nn.Sequential(*[ResidualBlock(nf) for _ in range(front_blocks)])
+        self.pyramid = Pyramid(nf)
+        self.pcd = PCDAlign(nf, groups)
+        self.lstm = DeformableConvLSTM(nf, groups)
+        self.recon_trunk = nn.Sequential(*[ResidualBlock(nf) for _ in range(back_blocks)])
+
+    def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
+        n = frame0.shape[0]
+        l1 = self.feature_extraction(_lrelu(self.conv_first(torch.cat([frame0, frame1], 0))))
+        levels = self.pyramid(l1)
+        mid = self.pcd([lv[:n] for lv in levels], [lv[n:] for lv in levels])
+        feats = self.lstm([l1[:n], mid, l1[n:]])
+        out = self.recon_trunk(torch.cat(feats, 0))  # one batched trunk pass over the 3 time steps
+        return torch.cat(torch.split(out, n, 0), 1)

@@ -1,0 +1,41 @@
+"""SIREN MLP (Sitzmann et al., 2020): sine activations with omega0, linear output layer.
+
+The first layer is exposed separately so that its product with inputs that live on the LR grid can be
+computed once per frame pair (a linear map commutes with nearest and bilinear sampling); the caller then
+adds the per-point terms and continues with `from_first`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+class Siren(nn.Module):
+    def __init__(self, in_dim: int, hidden: tuple[int, ...], out_dim: int, omega0: float = 30.0) -> None:
+        super().__init__()
+        self.omega0 = omega0
+        dims = (in_dim, *hidden)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.out = nn.Linear(dims[-1], out_dim)
+        with torch.no_grad():
+            first = self.layers[0]
+            first.weight.uniform_(-1 / in_dim, 1 / in_dim)
+            for layer in [*self.layers[1:], self.out]:
+                bound = math.sqrt(6 / layer.in_features) / omega0
+                layer.weight.uniform_(-bound, bound)
+
+    @property
+    def first(self) -> nn.Linear:
+        return self.layers[0]
+
+    def from_first(self, pre: Tensor) -> Tensor:
+        """Continue from the first layer's pre-activation (..., hidden[0]) to the output (..., out_dim)."""
+        x = torch.sin(self.omega0 * pre)
+        for layer in self.layers[1:]:
+            x = torch.sin(self.omega0 * layer(x))
+        return self.out(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.from_first(self.first(x))

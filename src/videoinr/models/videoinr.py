@@ -1,0 +1,246 @@
+"""VideoINR: encode a frame pair once, then decode any space-time coordinate to RGB.
+
+Coordinates are normalized with align_corners=False (pixel centre i of a length-N axis is at
+(2i + 1)/N - 1), last dim (x, y). The continuous representation is the paper's per-coordinate form
+(Eq. 5-6): for a query (x, t)
+    h(x)      = SpatialINR(nearest LR feature and pixels, offset to that cell [, t])
+    f1, f2    = TemporalINR(h(x), bilinear LR feature and pixels at x, offset, t)      (LR pixels)
+    x_k       = x + f_k
+    rgb       = Decoder([h(x_k), bilinear LR feature and pixels at x_k] for k = 1, 2, t)
+so every point is independent: chunked, region and full renders agree, and training on random points or on
+whole patches runs the same code. The first layer of each SIREN is linear in its LR-grid inputs, so that
+product is computed once per pair at LR resolution and sampled (`_LRMaps`): per output point only the
+small MLP layers remain.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from videoinr.errors import VideoINRError
+from videoinr.models.config import ModelConfig
+from videoinr.models.encoder import ZoomingSlowMoEncoder
+from videoinr.models.siren import Siren
+
+PAD_MULTIPLE = 4  # two stride-2 pyramid levels
+
+
+def pixel_centers(n: int, device=None, dtype=torch.float32) -> Tensor:
+    """Normalized centres of n pixels along one axis: (2i + 1)/n - 1, shape (n,)."""
+    return (2 * torch.arange(n, device=device, dtype=dtype) + 1) / n - 1
+
+
+def make_grid(size: tuple[int, int], region: tuple[int, int, int, int] | None = None, device=None) -> Tensor:
+    """Coordinates (h*w, 2) as (x, y) of the pixels of `region` = (x, y, w, h) of an (H, W) frame."""
+    height, width = size
+    x0, y0, rw, rh = region if region is not None else (0, 0, width, height)
+    xs = pixel_centers(width, device)[x0 : x0 + rw]
+    ys = pixel_centers(height, device)[y0 : y0 + rh]
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack((gx, gy), -1).reshape(-1, 2)
+
+
+class _Grid:
+    """Gathers from channels-last LR maps (B, h*w, C) at normalized points (B, N, 2); border padding."""
+
+    def __init__(self, batch: int, h: int, w: int) -> None:
+        self.b, self.h, self.w = batch, h, w
+
+    def _flat(self, iy: Tensor, ix: Tensor) -> Tensor:
+        base = torch.arange(self.b, device=ix.device).view(-1, 1) * (self.h * self.w)
+        return (base + iy * self.w + ix).reshape(-1)
+
+    def nearest(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Flat indices (B*N,) of the LR cell holding each point and the offset to its centre in
+        half-cells (B, N, 2), in [-1, 1] inside the cell."""
+        ix = torch.floor((x[..., 0] + 1) * (self.w / 2)).long().clamp_(0, self.w - 1)
+        iy = torch.floor((x[..., 1] + 1) * (self.h / 2)).long().clamp_(0, self.h - 1)
+        cx = (2 * ix + 1).to(x.dtype) / self.w - 1
+        cy = (2 * iy + 1).to(x.dtype) / self.h - 1
+        rel = torch.stack(((x[..., 0] - cx) * self.w, (x[..., 1] - cy) * self.h), -1)
+        return self._flat(iy, ix), rel
+
+    def bilinear(self, maps: Tensor, x: Tensor) -> Tensor:
+        """Bilinear samples (B, N, C) of `maps` (B*h*w, C), coordinates clamped to the border."""
+        px = ((x[..., 0] + 1) * self.w - 1).mul(0.5).clamp(0, self.w - 1)
+        py = ((x[..., 1] + 1) * self.h - 1).mul(0.5).clamp(0, self.h - 1)
+        x0, y0 = px.detach().floor().long(), py.detach().floor().long()
+        x1, y1 = (x0 + 1).clamp_(max=self.w - 1), (y0 + 1).clamp_(max=self.h - 1)
+        wx, wy = (px - x0).unsqueeze(-1), (py - y0).unsqueeze(-1)
+        b, n = x.shape[:2]
+
+        def at(iy: Tensor, ix: Tensor) -> Tensor:
+            return F.embedding(self._flat(iy, ix), maps).view(b, n, -1)
+
+        top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * wx
+        bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * wx
+        return top + (bottom - top) * wy
+
+
+class VideoINR(nn.Module):
+    """Encoder + SpatialINR + TemporalINR + decoder. See the module docstring for the data flow."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.max_query_points = 1 << 16  # points per chunk when rendering; bounds peak memory
+        lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
+        self.lr_dim = lr_dim
+        self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks)
+        # Input layouts (first-layer columns):
+        #   spatial:  [lr | rel(2) | t(1) if spatial_uses_t]
+        #   temporal: [hr | lr | rel(2) | t(1)]
+        #   decoder:  [hr1 | lr1 | hr2 | lr2 | t(1)]
+        self.spatial = Siren(lr_dim + 2 + int(cfg.spatial_uses_t), cfg.spatial_hidden, cfg.hr_dim, cfg.omega0)
+        self.temporal = Siren(cfg.hr_dim + lr_dim + 3, cfg.temporal_hidden, 4, cfg.omega0)
+        out_dim = 4 if cfg.rgb_skip else 3
+        self.decoder = Siren(2 * (cfg.hr_dim + lr_dim) + 1, cfg.decoder_hidden, out_dim, cfg.omega0)
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, frame0: Tensor, frame1: Tensor) -> "State":
+        """Encode a pair of frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a renderable State."""
+        if frame0.shape != frame1.shape or frame0.dim() != 4 or frame0.shape[1] != 3:
+            raise VideoINRError(f"encode expects two (B, 3, h, w) frames of one shape, got "
+                                f"{tuple(frame0.shape)} and {tuple(frame1.shape)}")
+        b, _, h, w = frame0.shape
+        ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
+        pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
+        feat = self.encoder(pad(frame0), pad(frame1))[:, :, :h, :w]
+        frames = torch.cat([frame0, frame1], 1)
+        lr = torch.cat([feat, frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
+        return State(self, _Grid(b, h, w), self._project(lr), frames)
+
+    def _project(self, lr: Tensor) -> dict[str, Tensor]:
+        """First-layer products of the LR-grid inputs (biases folded in): channels-last (B*h*w, C)."""
+        d, hr = self.lr_dim, self.cfg.hr_dim
+        s, t, dec = self.spatial.first, self.temporal.first, self.decoder.first
+        weight = torch.cat([s.weight[:, :d], t.weight[:, hr : hr + d],
+                            dec.weight[:, hr : hr + d], dec.weight[:, 2 * hr + d : 2 * hr + 2 * d]])
+        bias = torch.cat([s.bias, t.bias, dec.bias, torch.zeros_like(dec.bias)])
+        maps = torch.addmm(bias, lr, weight.t())
+        names = ("spatial", "temporal", "decoder1", "decoder2")
+        widths = (s.out_features, t.out_features, dec.out_features, dec.out_features)
+        return dict(zip(names, torch.split(maps, widths, dim=1)))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+@dataclass
+class State:
+    """What `VideoINR.encode` computed for one frame pair; answers queries at any (x, y, t)."""
+
+    model: VideoINR
+    grid: _Grid
+    maps: dict[str, Tensor]
+    frames: Tensor  # (B, 6, h, w): both LR frames
+
+    @property
+    def lr_size(self) -> tuple[int, int]:
+        return self.grid.h, self.grid.w
+
+    # --------------------------------------------------------------- per point
+    def _spatial(self, x: Tensor, t: Tensor | None) -> Tensor:
+        """HR feature (B, N, hr_dim) at points x (B, N, 2); t (B, N) used only if the config says so."""
+        m = self.model
+        d = m.lr_dim
+        idx, rel = self.grid.nearest(x)
+        w = m.spatial.first.weight
+        pre = F.embedding(idx, self.maps["spatial"]).view(*x.shape[:2], -1) + rel @ w[:, d : d + 2].t()
+        if m.cfg.spatial_uses_t:
+            pre = pre + t.unsqueeze(-1) * w[:, d + 2]
+        return m.spatial.from_first(pre)
+
+    def _rgb(self, x: Tensor, t: Tensor, hr_x: Tensor) -> Tensor:
+        """RGB (B, N, 3) at points x with HR feature hr_x there (t-dependent part of a query)."""
+        m, cfg = self.model, self.model.cfg
+        d, hr = m.lr_dim, cfg.hr_dim
+        tw, dw = m.temporal.first.weight, m.decoder.first.weight
+        _, rel = self.grid.nearest(x)
+        pre_t = (hr_x @ tw[:, :hr].t() + self.grid.bilinear(self.maps["temporal"], x)
+                 + torch.cat([rel, t.unsqueeze(-1)], -1) @ tw[:, hr + d :].t())
+        flow = m.temporal.from_first(pre_t)  # (B, N, 4): two displacements in LR pixels
+        h, w = self.lr_size
+        to_norm = flow.new_tensor([2 / w, 2 / h])
+        x1 = x + flow[..., :2] * to_norm
+        x2 = x + flow[..., 2:] * to_norm
+        h1, h2 = self._spatial(x1, t), self._spatial(x2, t)
+        pre_d = (h1 @ dw[:, :hr].t() + self.grid.bilinear(self.maps["decoder1"], x1)
+                 + h2 @ dw[:, hr + d : 2 * hr + d].t() + self.grid.bilinear(self.maps["decoder2"], x2)
+                 + t.unsqueeze(-1) * dw[:, -1])
+        out = m.decoder.from_first(pre_d)
+        if not cfg.rgb_skip:
+            return out
+        a = _bicubic(self.frames[:, :3], x1)
+        b = _bicubic(self.frames[:, 3:], x2)
+        tc = t.clamp(1e-3, 1 - 1e-3).unsqueeze(-1)
+        alpha = torch.sigmoid(torch.log(tc / (1 - tc)) + out[..., 3:])
+        return out[..., :3] + a + (b - a) * alpha
+
+    def query(self, coords: Tensor, t: Tensor | float) -> Tensor:
+        """RGB (B, N, 3) (not clamped) at points coords (B, N, 2) and times t (B, N) or a float.
+
+        Chunked along N by `model.max_query_points`; differentiable (used for training).
+        """
+        if not torch.is_tensor(t):
+            t = coords.new_full(coords.shape[:2], float(t))
+        t = t.to(coords.dtype).expand(coords.shape[:2])
+        step = max(1, self.model.max_query_points)
+        outs = []
+        for i in range(0, coords.shape[1], step):
+            x, tt = coords[:, i : i + step], t[:, i : i + step]
+            outs.append(self._rgb(x, tt, self._spatial(x, tt)))
+        return torch.cat(outs, 1)
+
+    # --------------------------------------------------------------- frames
+    def render(
+        self,
+        size: tuple[int, int],
+        t: list[float] | tuple[float, ...] | Tensor,
+        region: tuple[int, int, int, int] | None = None,
+    ) -> Tensor:
+        """Frames (B, T, 3, h, w) in [0, 1] of an (H, W) = `size` video at times t (each in [0, 1]).
+
+        region = (x, y, w, h) in output pixels renders only that window of the frame (h = H, w = W
+        when None). Each chunk of pixels is rendered for all t at once; the HR spatial feature is reused
+        across t when the config has no t in SpatialINR.
+        """
+        height, width = int(size[0]), int(size[1])
+        if height < 1 or width < 1:
+            raise VideoINRError(f"output size must be positive, got {height}x{width}")
+        times = torch.as_tensor(t, dtype=torch.float32).flatten().tolist()
+        if not times:
+            raise VideoINRError("render needs at least one time t")
+        rx, ry, rw, rh = region if region is not None else (0, 0, width, height)
+        if rw < 1 or rh < 1 or rx < 0 or ry < 0 or rx + rw > width or ry + rh > height:
+            raise VideoINRError(f"region {region} is not inside the {width}x{height} output frame")
+        b = self.frames.shape[0]
+        dev, dtype = self.frames.device, self.frames.dtype
+        coords = make_grid((height, width), (rx, ry, rw, rh), dev).to(dtype)
+        n_t = len(times)
+        tvec = torch.tensor(times, device=dev, dtype=dtype)
+        step = max(1, self.model.max_query_points // n_t)
+        out = []
+        for i in range(0, coords.shape[0], step):
+            x = coords[i : i + step].unsqueeze(0).expand(b, -1, -1)
+            n = x.shape[1]
+            tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
+            xt = x.repeat(1, n_t, 1)
+            if self.model.cfg.spatial_uses_t:
+                hr_x = self._spatial(xt, tt)
+            else:
+                hr_x = self._spatial(x, None).repeat(1, n_t, 1)
+            out.append(self._rgb(xt, tt, hr_x).view(b, n_t, n, 3))
+        rgb = torch.cat(out, 2).clamp_(0, 1)
+        return rgb.view(b, n_t, rh, rw, 3).permute(0, 1, 4, 2, 3)
+
+
+def _bicubic(img: Tensor, x: Tensor) -> Tensor:
+    """Bicubic samples (B, N, C) of img (B, C, h, w) at normalized points (B, N, 2), border padding."""
+    out = F.grid_sample(img, x.unsqueeze(1), mode="bicubic", padding_mode="border", align_corners=False)
+    return out[:, :, 0].transpose(1, 2)
