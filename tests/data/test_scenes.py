@@ -29,6 +29,12 @@ def test_cuts_from_frame_list(shared_data):
     assert detect_cuts(frames) == [30]
 
 
+def test_short_shot_between_cuts_is_kept(shared_data):
+    frames = [f.image for f in islice(iter_video(shared_data / "train" / "bikes_scenecuts.mp4"), 150)]
+    spliced = frames[0:30] + frames[140:146] + frames[40:70]  # a 6-frame shot between two cuts
+    assert detect_cuts(spliced) == [30, 36]
+
+
 @pytest.mark.parametrize("clip", ["03_blocks.mp4", "06_bedroom.mp4"])
 def test_no_false_cuts_on_single_shot_clips(shared_data, clip):
     # The two sam2 clips with the largest frame-to-frame changes; frames streamed (720p, not stored).

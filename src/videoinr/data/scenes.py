@@ -3,17 +3,18 @@
 Shared by the upscaler (no interpolation across a cut) and training (no window crosses a cut).
 A cut is reported as the 0-based index of the first frame of the new shot.
 
-Detector: PySceneDetect's ``AdaptiveDetector`` with its defaults (a frame's HSV content change must be
->= ``min_content_val`` = 15 and >= ``threshold`` = 3 times the mean change of the 2 frames on either side;
-shots shorter than ``min_scene_len`` = 15 frames are not split). Frames are first shrunk to about 256
-pixels wide, as PySceneDetect's ``SceneManager`` does. On the project's real data this finds exactly the
-5 cuts of ``train/bikes_scenecuts.mp4`` and none in the six single-shot ``sam2_clips``, the DAVIS
-sequences (incl. fast camera motion in ``bmx-trees``, where a fixed ContentDetector threshold of 27 fires
-every 15 frames) or Vid4.
+Detector: PySceneDetect's ``AdaptiveDetector``: a frame's HSV content change must be >= ``min_content_val``
+(15) and >= ``threshold`` (3) times the mean change of the 2 frames on either side (PySceneDetect's
+defaults). ``min_scene_len`` is 1 frame instead of PySceneDetect's 15 (which suits scene lists for editing):
+here a missed cut costs artifacts, a spurious one little. Frames are first shrunk to about 256 pixels wide,
+as PySceneDetect's ``SceneManager`` does. On the project's real data this finds exactly the 5 cuts of
+``train/bikes_scenecuts.mp4`` and none in the six single-shot ``sam2_clips``, the five DAVIS sequences
+(incl. the fast pan of ``bmx-trees``, where a fixed ContentDetector threshold of 27 fires every 15 frames)
+or Vid4.
 
 Streaming: the adaptive rule looks ``lookahead`` (= 2) frames ahead, so ``CutDetector.push`` confirms a cut
-at frame k once frame k + 2 has been pushed. A consumer that must decide on the pair (k-1, k) buffers
-``lookahead`` frames. Consequently a cut in the last 2 frames of a video (a shot of 1-2 frames) is not found.
+at frame k once frame k + 2 has been pushed; a consumer deciding on the pair (k-1, k) buffers ``lookahead``
+frames. Frame 1 and the last 2 frames of a video are never reported as cuts (no full window around them).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class CutDetector:
     behind it; usually empty). ``cuts`` holds all cuts found so far, ascending.
     """
 
-    def __init__(self, threshold: float = 3.0, min_content_val: float = 15.0, min_scene_len: int = 15,
+    def __init__(self, threshold: float = 3.0, min_content_val: float = 15.0, min_scene_len: int = 1,
                  window: int = 2):
         self._detector = AdaptiveDetector(
             adaptive_threshold=threshold,
@@ -104,7 +105,7 @@ def _iter_source(source: str | os.PathLike | Iterable[np.ndarray]) -> Iterator[n
 def detect_cuts(
     source: str | os.PathLike | Iterable[np.ndarray],
     threshold: float | None = None,
-    min_scene_len: int = 15,
+    min_scene_len: int = 1,
 ) -> list[int]:
     """Scene cuts of a video: 0-based index of the first frame of each new shot, ascending.
 
