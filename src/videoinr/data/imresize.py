@@ -3,15 +3,17 @@
 Transcribes MATLAB's ``imresize`` (method ``'bicubic'``): the Keys cubic kernel with a = -0.5, support
 widened by ``1/scale`` when downscaling (antialiasing), source coordinate ``u = x/scale + 0.5*(1 - 1/scale)``
 (1-based), symmetric (mirror, edge repeated) boundary handling and weights normalised to sum 1 per output
-pixel. Each axis is resized separately as a gather + weighted sum over the kernel taps, so the cost is
-O(output pixels x taps) and memory stays at the output size.
+pixel. Each axis is resized separately as a banded (sparse CSR) matrix product on CPU, or a gather +
+weighted sum over the kernel taps elsewhere (CUDA, bf16/fp16, autograd): cost O(output pixels x taps).
 
 Outputs are *not* clamped or rounded: bicubic overshoots [0, 1] near edges; that is the caller's business
 (``degrade`` does it like MATLAB does for uint8 images).
 """
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,9 +62,34 @@ def resize_weights(
     return weights[:, keep], idx[:, keep]
 
 
+@functools.lru_cache(maxsize=64)
+def _csr_weights(in_length: int, out_length: int, scale: float, antialias: bool, dtype: torch.dtype) -> Tensor:
+    """The 1-D resize as a sparse CSR (out_length, in_length) matrix (mirrored taps summed), CPU."""
+    weights, indices = resize_weights(in_length, out_length, scale, antialias)
+    rows = np.repeat(np.arange(out_length), weights.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch flags sparse CSR as beta
+        coo = torch.sparse_coo_tensor(
+            torch.from_numpy(np.stack([rows, indices.ravel()])),
+            torch.from_numpy(weights.ravel()).to(dtype),
+            (out_length, in_length),
+            check_invariants=False,
+        ).coalesce()
+        return coo.to_sparse_csr()
+
+
 def _resize_axis(x: Tensor, dim: int, out_length: int, scale: float, antialias: bool) -> Tensor:
     """Resize ``x`` along ``dim`` (-1 or -2) to ``out_length`` with kernel scale ``scale``."""
     in_length = x.shape[dim]
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad:
+        # Sparse (banded) matmul: one pass over memory instead of one gather per tap (3-4x faster on CPU).
+        m = _csr_weights(in_length, out_length, float(scale), bool(antialias), x.dtype)
+        moved = x.movedim(dim, 0)
+        rest = moved.shape[1:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = m @ moved.reshape(in_length, -1)
+        return out.reshape(out_length, *rest).movedim(0, dim)
     weights, indices = resize_weights(in_length, out_length, scale, antialias)
     w = torch.from_numpy(weights).to(device=x.device, dtype=x.dtype)
     idx = torch.from_numpy(indices).to(device=x.device)
@@ -70,7 +97,7 @@ def _resize_axis(x: Tensor, dim: int, out_length: int, scale: float, antialias: 
     for p in range(idx.shape[1]):
         taken = x.index_select(dim, idx[:, p])
         wp = w[:, p] if dim == -1 else w[:, p, None]
-        out = taken * wp if out is None else out.addcmul_(taken, wp)
+        out = taken * wp if out is None else out + taken * wp
     return out
 
 
@@ -121,7 +148,7 @@ def imresize(
         if out.shape[dim] == n and s == 1.0:
             continue
         out = _resize_axis(out, dim, n, s, antialias)
-    return out.clone() if out is x else out
+    return out.clone() if out is x else out.contiguous()
 
 
 def lr_size(hr_size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -148,5 +175,5 @@ def degrade(hr: Tensor, scale: float, quantize: bool = True) -> Tensor:
         order.reverse()
     for dim, n, s in order:
         out = _resize_axis(out, dim, n, s, True)
-        out = out.clamp_(0.0, 1.0).mul_(255.0).round_().div_(255.0)
-    return out
+        out = out.clamp(0.0, 1.0).mul_(255.0).round_().div_(255.0)
+    return out.contiguous()
