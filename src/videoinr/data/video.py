@@ -20,7 +20,10 @@ import numpy as np
 
 from videoinr.errors import VideoINRError
 
-__all__ = ["VideoInfo", "TimedFrame", "probe", "iter_video", "read_video", "VideoWriter", "temp_path_for"]
+__all__ = [
+    "VideoInfo", "TimedFrame", "probe", "iter_video", "read_video", "VideoWriter", "concat_videos",
+    "check_encoder", "choose_pix_fmt", "temp_path_for",
+]
 
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 
@@ -208,21 +211,104 @@ def temp_path_for(path: str | os.PathLike) -> Path:
     return p.with_name(f".{p.stem}.part-{uuid.uuid4().hex[:8]}{p.suffix}")
 
 
+def _check_writable_folder(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise VideoINRError(f"{path}: output folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise VideoINRError(f"{path}: output folder {path.parent} is not writable")
+
+
+def _apply_source_look(stream, info: VideoInfo) -> None:
+    """Carry colour range/matrix/primaries/transfer and display rotation of `info` to an output stream."""
+    cc = stream.codec_context
+    if info.color_range in (1, 2):
+        cc.color_range = info.color_range
+    if info.colorspace not in (0, 2):  # 0 = RGB/identity, 2 = unspecified
+        cc.colorspace = info.colorspace
+    if info.color_primaries != 2:
+        cc.color_primaries = info.color_primaries
+    if info.color_trc != 2:
+        cc.color_trc = info.color_trc
+    if info.rotation:
+        stream.set_display_rotation(info.rotation)
+
+
+class _StreamCopier:
+    """Stream-copies the audio and subtitle packets of `source` into `out`, interleaved by time.
+
+    Streams the output container cannot hold (e.g. SubRip in .mp4) are dropped with a one-line warning.
+    """
+
+    _SKIP_META = ("encoder", "major_brand", "minor_version", "compatible_brands")
+
+    def __init__(self, source: Path, out: av.container.OutputContainer, label: Path) -> None:
+        self.src = av.open(str(source), mode="r")
+        for k, v in self.src.metadata.items():
+            if k not in self._SKIP_META:
+                out.metadata[k] = v
+        self.out = out
+        self.map: dict[int, object] = {}
+        supported = out.supported_codecs
+        streams = []
+        for s in list(self.src.streams.audio) + list(self.src.streams.subtitles):
+            name = s.codec_context.name if s.codec_context is not None else "?"
+            reason = None
+            if supported and name not in supported:
+                reason = f"{label.suffix} cannot store {name}"
+            else:
+                try:
+                    o = out.add_stream_from_template(s)
+                except (ValueError, av.FFmpegError) as e:
+                    reason = _short(e)
+            if reason:
+                print(f"warning: {source}: {s.type} stream #{s.index} not copied ({reason})", file=sys.stderr)
+                continue
+            for k, v in s.metadata.items():
+                o.metadata[k] = v
+            self.map[s.index] = o
+            streams.append(s)
+        self._iter = iter(self.src.demux(streams)) if streams else None
+        self._pending = None
+
+    def mux_until(self, t: float | None) -> None:
+        """Mux copied packets with presentation time <= t seconds (all remaining when t is None)."""
+        while self._iter is not None:
+            pkt = self._pending
+            if pkt is None:
+                try:
+                    pkt = next(self._iter)
+                except (StopIteration, av.FFmpegError):
+                    self._iter = None
+                    return
+                if pkt.dts is None and pkt.pts is None:
+                    continue  # demuxer flush packet
+            ts = pkt.pts if pkt.pts is not None else pkt.dts
+            if t is not None and float(ts * pkt.time_base) > t:
+                self._pending = pkt
+                return
+            self._pending = None
+            pkt.stream = self.map[pkt.stream_index]
+            self.out.mux(pkt)
+
+    def close(self) -> None:
+        self.src.close()
+
+
 class VideoWriter:
     """Encode uint8 (H, W, 3) RGB frames to a video file, written to a temp name and renamed at `close`.
 
     path: output file; the container follows the extension (.mp4, .mkv, .mov, ...).
     fps: nominal frame rate (Fraction). Frames written without a time get time = index / fps.
-    codec: FFmpeg encoder name (default libx264); crf: constant rate factor for x264/x265/vpx/av1 encoders.
-    pix_fmt: default yuv420p. yuv420p cannot hold odd widths/heights, and the output size is always exactly
-        what was asked, so for an odd size the writer switches to yuv444p (same quality, less widely
-        supported by players) when the codec allows it, else raises VideoINRError.
-    source: input video whose audio and subtitle streams are stream-copied (no re-encode) and whose
-        container metadata, rotation and colour range/matrix are carried over.
-    time_base: output video time base (default: 1/fps, or 1/(fps*1000)-fine when source timestamps are
-        variable; any timestamps are rounded to it).
+    codec: FFmpeg encoder name (default libx264); crf: constant rate factor (x264/x265/VP9/AV1 encoders).
+    pix_fmt: default yuv420p. yuv420p cannot store odd widths or heights, and the output size is always
+        exactly what was asked, so for an odd size the writer uses yuv444p instead (same quality, fewer
+        hardware players) when the codec has it, else raises VideoINRError.
+    source: the input video. Its colour range/matrix and rotation are carried over (frames are converted
+        with the matching matrix and range); with `copy_streams` its audio and subtitle streams are
+        stream-copied (no re-encode) and its container metadata kept.
+    time_base: output video time base (default 1/fps); frame times are rounded to it.
 
-    Use as a context manager: an exception inside the block removes the temp file and leaves nothing behind.
+    Use as a context manager: an exception in the block removes the temp file and leaves nothing behind.
     """
 
     def __init__(
@@ -234,6 +320,7 @@ class VideoWriter:
         crf: float | None = 18,
         pix_fmt: str | None = None,
         source: str | os.PathLike | None = None,
+        copy_streams: bool = True,
         time_base: Fraction | None = None,
         options: dict[str, str] | None = None,
     ) -> None:
@@ -241,143 +328,50 @@ class VideoWriter:
         self.fps = Fraction(fps).limit_denominator(1_000_000)
         if self.fps <= 0:
             raise VideoINRError(f"{self.path}: frame rate must be positive, got {fps}")
-        try:
-            av.codec.Codec(codec, "w")
-        except Exception:
-            raise VideoINRError(f"--codec {codec}: no such video encoder in this FFmpeg build") from None
-        self.codec = codec
-        self.crf = crf
-        self.pix_fmt = pix_fmt
+        check_encoder(codec)
+        _check_writable_folder(self.path)
+        self.codec, self.crf, self.pix_fmt = codec, crf, pix_fmt
         self.source = Path(source) if source is not None else None
-        self.time_base = time_base
+        self.copy_streams = copy_streams
+        self.time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
         self.options = dict(options or {})
         self.tmp = temp_path_for(self.path)
+        self.info = probe(self.source) if self.source is not None else None
         self._out: av.container.OutputContainer | None = None
         self._stream = None
-        self._src: av.container.InputContainer | None = None
-        self._copy_map: dict[int, object] = {}
-        self._copy_iter: Iterator | None = None
-        self._pending = None
+        self._copier: _StreamCopier | None = None
         self._size: tuple[int, int] | None = None
-        self._info: VideoInfo | None = None
         self._last_pts: int | None = None
+        self._last_time: float | None = None
+        self._durations: dict[int, int] = {}
         self.frames_written = 0
         self._closed = False
-        if not self.path.parent.exists():
-            raise VideoINRError(f"{self.path}: output folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise VideoINRError(f"{self.path}: output folder is not writable")
 
-    # --- setup -------------------------------------------------------------------------------------------
     def _open(self, height: int, width: int) -> None:
-        fmt = self.pix_fmt or "yuv420p"
-        codec = av.codec.Codec(self.codec, "w")
-        supported = {f.name for f in (codec.video_formats or [])}
-        if (height % 2 or width % 2) and fmt in ("yuv420p", "yuv422p", "nv12"):
-            if not supported or "yuv444p" in supported:
-                fmt = "yuv444p"
-            else:
-                raise VideoINRError(
-                    f"{self.path}: size {width}x{height} is odd, which {fmt} cannot store and "
-                    f"encoder {self.codec} has no yuv444p; ask for an even size"
-                )
-        if supported and fmt not in supported:
-            raise VideoINRError(f"--codec {self.codec}: does not support pixel format {fmt}")
-        if self.source is not None:
-            self._info = probe(self.source)
+        fmt = choose_pix_fmt(self.codec, width, height, self.pix_fmt, self.path)
         try:
             self._out = av.open(str(self.tmp), mode="w")
-        except (av.FFmpegError, ValueError, OSError) as e:
-            raise VideoINRError(f"{self.path}: cannot create output ({_short(e)})") from None
-        tb = self.time_base or Fraction(1, 1) / self.fps
-        try:
             st = self._out.add_stream(self.codec, rate=self.fps)
-        except (av.FFmpegError, ValueError) as e:
-            raise VideoINRError(f"{self.path}: container cannot hold codec {self.codec} ({_short(e)})") from None
+        except (av.FFmpegError, ValueError, OSError) as e:
+            self.abort()
+            raise VideoINRError(f"{self.path}: cannot create a {self.codec} video here ({_short(e)})") from None
         st.width, st.height, st.pix_fmt = width, height, fmt
-        st.codec_context.time_base = tb
-        st.time_base = tb
+        st.codec_context.time_base = self.time_base
+        st.time_base = self.time_base
         opts = dict(self.options)
-        if self.crf is not None and self.codec in ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"):
+        if self.crf is not None and self.codec in _CRF_CODECS:
             opts.setdefault("crf", f"{self.crf:g}")
         st.options = opts
-        if self._info is not None:
-            info = self._info
-            cc = st.codec_context
-            cc.color_range = info.color_range
-            if info.colorspace not in (2,):  # 2 = unspecified
-                cc.colorspace = info.colorspace
-            if info.color_primaries not in (2,):
-                cc.color_primaries = info.color_primaries
-            if info.color_trc not in (2,):
-                cc.color_trc = info.color_trc
-            if info.rotation:
-                st.set_display_rotation(info.rotation)
-            self._setup_copy()
+        if self.info is not None:
+            _apply_source_look(st, self.info)
+            if self.copy_streams:
+                self._copier = _StreamCopier(self.source, self._out, self.path)
         self._stream = st
         self._size = (height, width)
 
-    def _setup_copy(self) -> None:
-        assert self._out is not None and self.source is not None
-        src = av.open(str(self.source), mode="r")
-        self._src = src
-        try:
-            for k, v in src.metadata.items():
-                if k not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
-                    self._out.metadata[k] = v
-        except Exception:
-            pass
-        supported = self._out.supported_codecs
-        copy_streams = []
-        for s in list(src.streams.audio) + list(src.streams.subtitles):
-            name = s.codec_context.name if s.codec_context is not None else None
-            if name is not None and supported and name not in supported:
-                print(
-                    f"warning: {self.source}: {s.type} stream {s.index} ({name}) cannot be stored in "
-                    f"{self.path.suffix} and is dropped",
-                    file=sys.stderr,
-                )
-                continue
-            try:
-                o = self._out.add_stream_from_template(s)
-            except (ValueError, av.FFmpegError) as e:
-                print(f"warning: {self.source}: {s.type} stream {s.index} not copied ({_short(e)})", file=sys.stderr)
-                continue
-            for k, v in s.metadata.items():
-                o.metadata[k] = v
-            self._copy_map[s.index] = o
-            copy_streams.append(s)
-        if copy_streams:
-            self._copy_iter = iter(src.demux(copy_streams))
-
-    # --- muxing ------------------------------------------------------------------------------------------
-    def _mux_copied_until(self, t: float | None) -> None:
-        """Mux stream-copied packets with time <= t (all remaining when t is None), interleaving with video."""
-        if self._copy_iter is None:
-            return
-        while True:
-            pkt = self._pending
-            if pkt is None:
-                try:
-                    pkt = next(self._copy_iter)
-                except StopIteration:
-                    self._copy_iter = None
-                    return
-                except av.FFmpegError:
-                    self._copy_iter = None
-                    return
-                if pkt.dts is None and pkt.pts is None:
-                    continue  # flush packet from the demuxer
-            pt = pkt.pts if pkt.pts is not None else pkt.dts
-            if t is not None and pt is not None and float(pt * pkt.time_base) > t:
-                self._pending = pkt
-                return
-            self._pending = None
-            pkt.stream = self._copy_map[pkt.stream_index]
-            self._out.mux(pkt)
-
-    def write(self, image: np.ndarray, time: float | None = None) -> None:
-        """Encode one uint8 (H, W, 3) RGB frame at presentation `time` seconds (default index / fps).
+    def write(self, image: np.ndarray, time: float | None = None, duration: float | None = None) -> None:
+        """Encode one uint8 (H, W, 3) RGB frame shown from `time` seconds (default frame index / fps)
+        for `duration` seconds (default 1 / fps; it sets the length of the last frame, hence the video's).
 
         Times must increase; they are rounded to the output time base.
         """
@@ -391,47 +385,52 @@ class VideoWriter:
         elif (h, w) != self._size:
             raise ValueError(f"frame size {w}x{h} differs from the first frame's {self._size[1]}x{self._size[0]}")
         st = self._stream
-        tb = st.codec_context.time_base
         if time is None:
             time = float(self.frames_written / self.fps)
-        pts = int(round(Fraction(time).limit_denominator(10**9) / Fraction(tb)))
+        pts = int(round(Fraction(time).limit_denominator(10**12) / self.time_base))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
-        self._last_pts = pts
+        self._last_pts, self._last_time = pts, float(time)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        kw = {}
-        if self._info is not None:
-            if self._info.color_range in (1, 2):
-                kw["dst_color_range"] = self._info.color_range
-            if self._info.colorspace not in (2, 0):
-                kw["dst_colorspace"] = self._info.colorspace
-        frame = frame.reformat(format=st.codec_context.pix_fmt, **kw)
+        frame = frame.reformat(format=st.codec_context.pix_fmt, **_yuv_kwargs(self.info))
         frame.pts = pts
-        frame.time_base = tb
+        frame.time_base = self.time_base
+        dur = 1 / self.fps if duration is None else Fraction(duration).limit_denominator(10**12)
+        self._durations[pts] = max(1, int(round(dur / self.time_base)))
         try:
             packets = st.encode(frame)
         except av.FFmpegError as e:
             raise VideoINRError(f"{self.path}: encoding failed ({_short(e)})") from None
-        self._mux_copied_until(float(time))
-        self._out.mux(packets)
+        if self._copier is not None:
+            self._copier.mux_until(float(time))
+        self._mux(packets)
         self.frames_written += 1
 
-    # --- finishing ---------------------------------------------------------------------------------------
+    def _mux(self, packets: list) -> None:
+        # Encoders leave packet durations unset; the muxer needs the last frame's to get the length right.
+        for p in packets:
+            if p.pts is None:
+                continue
+            ptb = Fraction(p.time_base) if p.time_base else self.time_base
+            key = int(round(p.pts * ptb / self.time_base))
+            if key in self._durations:
+                p.duration = max(1, int(round(self._durations.pop(key) * self.time_base / ptb)))
+        self._out.mux(packets)
+
     def close(self) -> Path:
-        """Flush the encoder, copy the remaining audio/subtitle packets, and rename the temp file to `path`."""
+        """Flush the encoder, copy the remaining audio/subtitle packets, rename the temp file to `path`."""
         if self._closed:
             return self.path
         if self._out is None:
             self.abort()
             raise VideoINRError(f"{self.path}: no frames to write")
         try:
-            self._out.mux(self._stream.encode(None))
-            self._mux_copied_until(None)
-            self._out.close()
-            self._out = None
-            if self._src is not None:
-                self._src.close()
-                self._src = None
+            tail = self._stream.encode(None)
+            self._end_at_last_frame(tail)
+            self._mux(tail)
+            if self._copier is not None:
+                self._copier.mux_until(None)
+            self._finish()
             os.replace(self.tmp, self.path)
         except BaseException:
             self.abort()
@@ -439,20 +438,35 @@ class VideoWriter:
         self._closed = True
         return self.path
 
+    def _end_at_last_frame(self, tail: list) -> None:
+        """Make the stream end when the last frame's duration ends: containers take the stream's end
+        from the last packet in decode order, which with B-frames is not the last frame shown."""
+        if not tail or tail[-1].pts is None or self._last_pts is None:
+            return
+        last = tail[-1]
+        ptb = Fraction(last.time_base) if last.time_base else self.time_base
+        end = (self._last_pts + self._durations.get(self._last_pts, 1)) * self.time_base
+        key = int(round(last.pts * ptb / self.time_base))
+        self._durations[key] = max(1, int(round(end / self.time_base)) - key)
+
+    def _finish(self) -> None:
+        out, self._out = self._out, None
+        out.close()
+        if self._copier is not None:
+            self._copier.close()
+            self._copier = None
+
     def abort(self) -> None:
         """Stop without output: close everything and delete the temp file."""
         self._closed = True
-        for c in (self._out, self._src):
+        for c in (self._out, self._copier):
             if c is not None:
                 try:
                     c.close()
                 except Exception:
                     pass
-        self._out = self._src = None
-        try:
-            self.tmp.unlink()
-        except FileNotFoundError:
-            pass
+        self._out = self._copier = None
+        self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -462,3 +476,110 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+_CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1", "librav1e")
+
+
+def check_encoder(codec: str) -> None:
+    """Raise VideoINRError unless `codec` names a video encoder of this FFmpeg build."""
+    try:
+        c = av.codec.Codec(codec, "w")
+    except Exception:
+        raise VideoINRError(f"codec {codec!r}: no such encoder in this FFmpeg build") from None
+    if c.type != "video":
+        raise VideoINRError(f"codec {codec!r}: not a video encoder")
+
+
+def choose_pix_fmt(codec: str, width: int, height: int, pix_fmt: str | None = None, label: object = "") -> str:
+    """Pixel format for encoding: `pix_fmt` or yuv420p; yuv444p for odd sizes (which 4:2:0 cannot store)."""
+    fmt = pix_fmt or "yuv420p"
+    formats = {f.name for f in (av.codec.Codec(codec, "w").video_formats or [])}
+    if (width % 2 or height % 2) and fmt in ("yuv420p", "nv12", "yuv422p"):
+        if formats and "yuv444p" not in formats:
+            raise VideoINRError(
+                f"{label}: size {width}x{height} is odd, which {fmt} cannot store and {codec} has no "
+                "yuv444p; ask for an even size or another codec"
+            )
+        fmt = "yuv444p"
+    if formats and fmt not in formats:
+        raise VideoINRError(f"codec {codec!r}: does not support pixel format {fmt}")
+    return fmt
+
+
+def _yuv_kwargs(info: VideoInfo | None) -> dict:
+    if info is None:
+        return {}
+    kw = {}
+    if info.color_range in (1, 2):
+        kw["dst_color_range"] = info.color_range
+    if info.colorspace not in (0, 2):
+        kw["dst_colorspace"] = info.colorspace
+    return kw
+
+
+def concat_videos(
+    parts: list[str | os.PathLike],
+    path: str | os.PathLike,
+    *,
+    source: str | os.PathLike | None = None,
+    copy_streams: bool = True,
+) -> Path:
+    """Join video files encoded with identical settings and increasing timestamps into `path`, no re-encode.
+
+    The parts' video packets are remuxed as they are (timestamps kept); with `source`, its rotation,
+    metadata and (if `copy_streams`) audio and subtitle streams are added as in `VideoWriter`. Written to a
+    temp name and renamed; nothing is left behind on error.
+    """
+    path = Path(path)
+    _check_writable_folder(path)
+    if not parts:
+        raise VideoINRError(f"{path}: no video parts to join")
+    info = probe(source) if source is not None else None
+    tmp = temp_path_for(path)
+    out = copier = None
+    try:
+        out = av.open(str(tmp), mode="w")
+        with av.open(str(parts[0])) as first:
+            template = first.streams.video[0]
+            vs = out.add_stream_from_template(template)
+            vs.time_base = template.time_base
+        if info is not None:
+            if info.rotation:
+                vs.set_display_rotation(info.rotation)
+            if copy_streams:
+                copier = _StreamCopier(Path(source), out, path)
+        last_dts = None
+        for part in parts:
+            with av.open(str(part)) as c:
+                s = c.streams.video[0]
+                for pkt in c.demux(s):
+                    if pkt.dts is None and pkt.pts is None:
+                        continue
+                    if last_dts is not None and pkt.dts is not None:
+                        dts = Fraction(pkt.dts) * pkt.time_base
+                        if dts <= last_dts:  # B-frame delay overlapping the previous part's tail
+                            raise VideoINRError(f"{part}: timestamps overlap the previous part")
+                    if pkt.dts is not None:
+                        last_dts = Fraction(pkt.dts) * pkt.time_base
+                    if copier is not None and pkt.pts is not None:
+                        copier.mux_until(float(pkt.pts * pkt.time_base))
+                    pkt.stream = vs
+                    out.mux(pkt)
+        if copier is not None:
+            copier.mux_until(None)
+            copier.close()
+            copier = None
+        out.close()
+        out = None
+        os.replace(tmp, path)
+    except BaseException:
+        for c in (copier, out):
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:
+                    pass
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
