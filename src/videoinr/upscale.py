@@ -559,17 +559,22 @@ class _FrameWindow:
         self.it = frames
         self.buf: dict[int, np.ndarray] = {}
         self.next = 0
+        self.floor = 0
 
     def get(self, i: int) -> np.ndarray:
         while self.next <= i:
             try:
-                self.buf[self.next] = next(self.it)
+                frame = next(self.it)
             except StopIteration:
                 raise VideoINRError(f"input ended before frame {i}") from None
+            if self.next >= self.floor:
+                self.buf[self.next] = frame
             self.next += 1
         return self.buf[i]
 
     def drop_before(self, i: int) -> None:
+        """Frames below i are no longer needed (and are not stored when read later)."""
+        self.floor = max(self.floor, i)
         for k in [k for k in self.buf if k < i]:
             del self.buf[k]
 
