@@ -1,0 +1,86 @@
+"""The `videoinr` entry point: subcommand dispatch and the one error policy (one line, exit status 2)."""
+import subprocess
+import sys
+import types
+
+import pytest
+
+from videoinr import cli
+from videoinr.errors import VideoINRError
+
+
+def test_help_and_usage(capsys):
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("upscale", "eval", "train"))
+    assert cli.main([]) == 2
+    assert "usage" in capsys.readouterr().err
+
+
+def test_unknown_subcommand(capsys):
+    assert cli.main(["frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown subcommand") and err.count("\n") == 1
+
+
+@pytest.fixture
+def fake_subcommand(monkeypatch):
+    """Registers `videoinr fake ...` backed by an in-memory module whose main does what argv says."""
+    mod = types.ModuleType("videoinr_fake_sub")
+    seen = []
+
+    def main(argv):
+        seen.append(argv)
+        if argv and argv[0] == "bad":
+            raise VideoINRError("bad.mp4: not a readable video\n(details)")
+        if argv and argv[0] == "interrupt":
+            raise KeyboardInterrupt
+        if argv and argv[0] == "usage":
+            raise SystemExit(2)
+        return 0
+
+    mod.main = main
+    monkeypatch.setitem(sys.modules, "videoinr_fake_sub", mod)
+    monkeypatch.setitem(cli.SUBCOMMANDS, "fake", ("videoinr_fake_sub", "test"))
+    return seen
+
+
+def test_dispatch_passes_remaining_args(fake_subcommand):
+    assert cli.main(["fake", "a", "--b", "c"]) == 0
+    assert fake_subcommand == [["a", "--b", "c"]]
+
+
+def test_error_policy(fake_subcommand, capsys):
+    assert cli.main(["fake", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: bad.mp4: not a readable video (details)\n"
+    assert cli.main(["fake", "interrupt"]) == 130
+    assert capsys.readouterr().err.count("\n") == 1
+    assert cli.main(["fake", "usage"]) == 2
+
+
+def test_run_with_errors_is_reusable(capsys):
+    def fn(argv):
+        raise VideoINRError(f"{argv[0]}: nope")
+
+    assert cli.run_with_errors(fn, ["x.yaml"]) == 2
+    assert capsys.readouterr().err == "error: x.yaml: nope\n"
+    assert cli.run_with_errors(lambda argv: None, []) == 0
+
+
+def test_missing_subcommand_module(monkeypatch, capsys):
+    monkeypatch.setitem(cli.SUBCOMMANDS, "ghost", ("videoinr_no_such_module_xyz", "test"))
+    assert cli.main(["ghost"]) == 2
+    assert capsys.readouterr().err.startswith("error: subcommand 'ghost' is not available")
+
+
+def test_console_entry_point_subprocess(tmp_path):
+    """The real process: one line on stderr, exit status 2, for a missing input."""
+    out = tmp_path / "out.mp4"
+    r = subprocess.run(
+        [sys.executable, "-m", "videoinr.cli", "upscale", str(tmp_path / "missing.mp4"), "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "missing.mp4" in r.stderr
+    assert not out.exists()
