@@ -129,7 +129,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             for first in container.decode(vs):
                 break
         except av.FFmpegError as e:
-            raise VideoINRError(f"{p}: cannot decode video ({_short(e)})") from None
+            raise VideoINRError(f"{p}: truncated or corrupt video ({_short(e)})") from None
         if first is None:
             raise VideoINRError(f"{p}: video stream has no decodable frames")
         return VideoInfo(
@@ -190,7 +190,7 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
                 last_time = float(t)
                 index += 1
         except av.FFmpegError as e:
-            raise VideoINRError(f"{p}: cannot decode frame {index} ({_short(e)})") from None
+            raise VideoINRError(f"{p}: truncated or corrupt video at frame {index} ({_short(e)})") from None
         if index == 0:
             raise VideoINRError(f"{p}: video stream has no decodable frames")
         # Containers with an index (mp4/mov) promise a frame count; decoding far fewer means truncation.

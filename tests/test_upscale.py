@@ -1,0 +1,415 @@
+"""`videoinr upscale` end to end on small real footage: sizes, frame counts, time modes, cuts, resume, errors.
+
+A random-init `lite` model checks the real model path; a FakeModel (renders the per-frame mean colour,
+linearly blended in t) checks which pair and t each output frame comes from, exactly and fast.
+"""
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import videoinr.data.video as video_mod
+from videoinr import cli
+from videoinr.data.frames import list_frames, read_image
+from videoinr.data.video import VideoWriter, iter_video, probe, read_video
+from videoinr.errors import VideoINRError
+from videoinr.models.config import CONFIGS
+from videoinr.upscale import output_size, upscale
+
+BIKES = Path("train/bikes_scenecuts.mp4")
+BEDROOM = Path("train/sam2_clips/06_bedroom.mp4")
+LR = (48, 32)  # (W, H) of test frames
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def write_with_audio(path: Path, frames, fps: int = 10) -> None:
+    """H.264 + AAC (a 440 Hz tone as long as the video), made with PyAV."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        aus = c.add_stream("aac", rate=44100, layout="mono")
+        for i, img in enumerate(frames):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts, fr.time_base = i, Fraction(1, fps)
+            c.mux(vs.encode(fr))
+        n = 44100 * len(frames) // fps
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
+        for s in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(tone[None, s : s + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 44100, s, Fraction(1, 44100)
+            c.mux(aus.encode(af))
+        c.mux(vs.encode(None))
+        c.mux(aus.encode(None))
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def grab(path: Path, n: int, size=LR) -> list[np.ndarray]:
+    out = []
+    for f in iter_video(path):
+        out.append(cv2.resize(f.image, size, interpolation=cv2.INTER_AREA))
+        if len(out) == n:
+            break
+    return out
+
+
+def write_video(path: Path, frames, fps=10, times=None, crf=12) -> Path:
+    tb = Fraction(1, 1000) if times is not None else None
+    with VideoWriter(path, fps, crf=crf, time_base=tb) as w:
+        for i, f in enumerate(frames):
+            w.write(f, None if times is None else times[i])
+    return path
+
+
+def write_folder(folder: Path, frames) -> Path:
+    folder.mkdir()
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{i}.png"), f[..., ::-1])
+    return folder
+
+
+def read_folder(folder: Path) -> list[np.ndarray]:
+    return [read_image(p) for p in list_frames(folder)]
+
+
+class FakeState:
+    def __init__(self, a, b):
+        self.a, self.b = a.mean((2, 3)), b.mean((2, 3))  # (1, 3)
+
+    def render(self, size, t, region=None):
+        h, w = (region[3], region[2]) if region else size
+        t = torch.tensor(t, dtype=torch.float32)[None, :, None]
+        col = self.a[:, None] * (1 - t) + self.b[:, None] * t  # (1, T, 3)
+        return col[..., None, None].expand(*col.shape, h, w).clone()
+
+
+class FakeModel(nn.Module):
+    """Renders each frame as the mean colour of the encoded pair, blended linearly in t; logs encodes."""
+
+    def __init__(self):
+        super().__init__()
+        self.cfg = CONFIGS["lite"]
+        self.w = nn.Parameter(torch.zeros(1))
+        self.max_query_points = 1 << 16
+        self.pairs = []
+
+    def encode(self, a, b):
+        self.pairs.append((a.clone(), b.clone()))
+        return FakeState(a, b)
+
+
+def pair_indices(model: FakeModel, frames: list[np.ndarray] | dict[int, np.ndarray]) -> list[tuple[int, int]]:
+    """Input-frame indices of each encoded pair, found by exact comparison with `frames` (list or {index: frame})."""
+    items = frames.items() if isinstance(frames, dict) else enumerate(frames)
+    ts = {i: torch.from_numpy(f).permute(2, 0, 1).float().div(255) for i, f in items}
+
+    def idx(x):
+        return next(i for i, f in ts.items() if torch.equal(f, x[0]))
+
+    return [(idx(a), idx(b)) for a, b in model.pairs]
+
+
+def mean_col(f: np.ndarray) -> np.ndarray:
+    return f.reshape(-1, 3).astype(np.float64).mean(0)
+
+
+@pytest.fixture(scope="module")
+def bikes(shared_data):
+    return grab(shared_data / BIKES, 8)
+
+
+@pytest.fixture(scope="module")
+def lite():
+    torch.manual_seed(0)
+    from videoinr import create_model
+
+    return create_model("lite", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def weights(lite, tmp_path_factory):
+    from videoinr.models import save_weights
+
+    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
+    save_weights(lite, path)
+    return path
+
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    rc = cli.main(["upscale", *map(str, args), "--quiet"])
+    return rc, capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ sizes/counts
+def test_output_size_rules():
+    assert output_size((32, 48), 2.7, None) == (87, 130)  # ceil, like MATLAB imresize
+    assert output_size((32, 48), None, (100, -1)) == (67, 100)
+    assert output_size((32, 48), None, (-1, 50)) == (50, 75)
+    assert output_size((32, 48), None, (33, 17)) == (17, 33)
+
+
+def test_scale_and_time_scale_real_model(tmp_path, bikes, lite):
+    src = write_video(tmp_path / "in.mp4", bikes[:3])
+    out = upscale(src, tmp_path / "out.mp4", scale=2.7, time_scale=2, model=lite, progress=False)
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (130, 87, (3 - 1) * 2 + 1)
+    assert info.duration == pytest.approx(probe(src).duration, abs=1e-3)  # last input frame kept, full length
+    frames = upscale(src, tmp_path / "frames", size="100x-1", model=lite, progress=False)
+    got = read_folder(frames)
+    assert len(got) == 3 and got[0].shape == (67, 100, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "in.mp4", "out.mp4"]
+
+
+def test_region_is_a_window_of_the_full_frame(tmp_path, bikes, lite):
+    src = write_folder(tmp_path / "in", bikes[:2])
+    full = read_folder(upscale(src, tmp_path / "full", scale=2, model=lite, progress=False))
+    part = read_folder(upscale(src, tmp_path / "part", scale=2, region="10,6,40,30", model=lite, progress=False))
+    assert part[0].shape == (30, 40, 3)
+    for f, p in zip(full, part):
+        assert np.abs(f[6:36, 10:50].astype(int) - p).max() <= 1
+
+
+# ------------------------------------------------------------------------------------------------- time
+def test_times_render_explicit_positions(tmp_path, bikes):
+    src = write_folder(tmp_path / "in", bikes[:4])
+    fake = FakeModel()
+    times = [0, 0.25, 0.5, 1, 2.5, 3]
+    got = read_folder(upscale(src, tmp_path / "o", times=times, model=fake, scene_cuts=False, progress=False))
+    assert len(got) == len(times)
+    m = [mean_col(f) for f in bikes[:4]]
+    for u, g in zip(times, got):
+        k = min(int(u), 2)
+        want = m[k] + (u - k) * (m[k + 1] - m[k])
+        assert np.abs(mean_col(g) - want).max() <= 0.6
+    assert pair_indices(fake, bikes[:4]) == [(0, 1), (1, 2), (2, 3)]  # each pair encoded once
+
+
+def test_fps_uses_real_timestamps_of_vfr_video(tmp_path, bikes):
+    times = [0.0, 0.04, 0.12, 0.16, 0.30]
+    src = write_video(tmp_path / "vfr.mp4", bikes[:5], fps=25, times=times, crf=0)
+    assert [f.time for f in iter_video(src)] == pytest.approx(times)
+    decoded = read_video(src)
+    fake = FakeModel()
+    got = read_folder(upscale(src, tmp_path / "o", fps=20, model=fake, scene_cuts=False, progress=False))
+    assert len(got) == 7  # 0, 0.05, ..., 0.30
+    m = [mean_col(f) for f in decoded]
+    for j, g in enumerate(got):
+        t = j / 20
+        k = min(max(np.searchsorted(times, t, side="right") - 1, 0), 3)
+        u = k + (t - times[k]) / (times[k + 1] - times[k])
+        want = m[k] + (u - k) * (m[k + 1] - m[k])
+        assert np.abs(mean_col(g) - want).max() <= 0.6, (j, u)
+    vid = upscale(src, tmp_path / "o.mp4", fps=20, model=fake, scene_cuts=False, progress=False)
+    assert [f.time for f in iter_video(vid)] == pytest.approx([j / 20 for j in range(7)], abs=1e-3)
+
+
+def test_one_frame_input(tmp_path, bikes, lite, capsys):
+    src = write_folder(tmp_path / "one", bikes[:1])
+    got = read_folder(upscale(src, tmp_path / "o", scale=2, model=lite, progress=False))
+    assert len(got) == 1 and got[0].shape == (64, 96, 3)
+    with pytest.raises(VideoINRError, match="only 1 frame"):
+        upscale(src, tmp_path / "o2", time_scale=2, model=lite, progress=False)
+    assert not (tmp_path / "o2").exists()
+
+
+# ------------------------------------------------------------------------------------------- scene cuts
+def test_no_interpolation_across_scene_cut(tmp_path, shared_data):
+    a = grab(shared_data / BIKES, 8)
+    b = grab(shared_data / BEDROOM, 8)
+    frames = a + b  # a real cut at frame 8
+    src = write_folder(tmp_path / "cut", frames)
+    fake = FakeModel()
+    got = read_folder(upscale(src, tmp_path / "o", time_scale=4, model=fake, progress=False))
+    assert len(got) == 15 * 4 + 1
+    pairs = pair_indices(fake, frames)
+    assert all(not (p[0] < 8 <= p[1]) for p in pairs)  # no pair straddles the cut
+    assert len(pairs) == len(set(pairs))  # each pair encoded once
+    m = [mean_col(f) for f in frames]
+    # u = 7.25 -> frame 7 (nearer side); u = 7.5, 7.75 -> frame 8
+    assert np.abs(mean_col(got[29]) - m[7]).max() <= 0.6
+    assert np.abs(mean_col(got[30]) - m[8]).max() <= 0.6
+    assert np.abs(mean_col(got[31]) - m[8]).max() <= 0.6
+    # interpolation still happens inside each shot
+    assert np.abs(mean_col(got[2]) - (m[0] + m[1]) / 2).max() <= 0.6
+
+
+# --------------------------------------------------------------------------------- audio, batch, resume
+def test_audio_stream_copied_and_duration_kept(tmp_path, bikes):
+    src = tmp_path / "a.mp4"
+    write_with_audio(src, bikes[:6], fps=10)
+    out = upscale(src, tmp_path / "o.mp4", scale=2, time_scale=3, model=FakeModel(), progress=False)
+    assert audio_packets(out) == audio_packets(src)
+    o, i = probe(out), probe(src)
+    assert o.frames == 16 and o.has_audio
+    assert o.duration == pytest.approx(i.duration, abs=0.05)
+    with av.open(str(out)) as c, av.open(str(src)) as d:
+        v_out, v_in = c.streams.video[0], d.streams.video[0]
+        assert float(v_out.duration * v_out.time_base) == pytest.approx(float(v_in.duration * v_in.time_base), abs=1e-3)
+
+
+def test_folder_of_videos_sharded_by_rank(tmp_path, bikes, monkeypatch):
+    inp = tmp_path / "videos"
+    inp.mkdir()
+    write_video(inp / "a.mp4", bikes[:2])
+    write_video(inp / "b.mkv", bikes[2:4])
+    outs = upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False)
+    assert sorted(p.name for p in outs) == ["a.mp4", "b.mkv"]
+    assert probe(tmp_path / "out" / "b.mkv").width == 96
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    outs = upscale(inp, tmp_path / "out2", scale=2, model=FakeModel(), progress=False)
+    assert [p.name for p in outs] == ["b.mkv"] and sorted(os.listdir(tmp_path / "out2")) == ["b.mkv"]
+
+
+class _Stop:
+    """Raise KeyboardInterrupt on the n-th call of a wrapped method (simulates Ctrl-C mid-run)."""
+
+    def __init__(self, fn, n):
+        self.fn, self.n, self.calls = fn, n, 0
+
+    def __call__(self, *a, **k):
+        self.calls += 1
+        if self.calls == self.n:
+            raise KeyboardInterrupt
+        return self.fn(*a, **k)
+
+
+@pytest.mark.parametrize("kind", ["video", "folder"])
+def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, kind):
+    src = write_video(tmp_path / "in.mp4", bikes[:3])
+    name = "o.mp4" if kind == "video" else "o"
+    kw = dict(scale=2, time_scale=2, model=lite, progress=False, segment_frames=2)
+    ref = upscale(src, tmp_path / f"ref_{name}", **kw)
+
+    target = tmp_path / name
+    if kind == "video":
+        stop = _Stop(VideoWriter.write, 4)  # dies in the 2nd segment (frames 2, 3)
+        monkeypatch.setattr(video_mod.VideoWriter, "write", lambda self, *a, **k: stop(self, *a, **k))
+    else:
+        from videoinr import upscale as up_mod
+
+        stop = _Stop(up_mod._FolderSink.write, 4)
+        monkeypatch.setattr(up_mod._FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
+    with pytest.raises(KeyboardInterrupt):
+        upscale(src, target, **kw)
+    monkeypatch.undo()
+    assert not target.exists()  # nothing under the output name; finished work is kept aside
+    with pytest.raises(VideoINRError, match="already exists"):
+        upscale(src, ref, **kw)
+
+    encodes = []
+    orig = lite.encode
+    monkeypatch.setattr(lite, "encode", lambda a, b: encodes.append(1) or orig(a, b))
+    upscale(src, target, resume=True, **kw)
+    monkeypatch.undo()
+    assert len(encodes) == 1  # only the unfinished pair is redone
+    if kind == "video":
+        assert target.read_bytes() == ref.read_bytes()
+    else:
+        assert sorted(os.listdir(target)) == sorted(os.listdir(ref))
+        assert all((target / n).read_bytes() == (ref / n).read_bytes() for n in os.listdir(ref))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.mp4", f"ref_{name}", name])
+
+
+def test_force_policy(tmp_path, bikes, capsys, weights):
+    src = write_video(tmp_path / "in.mp4", bikes[:2])
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"precious")
+    rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights], capsys)
+    assert rc == 2 and "already exists" in err and out.read_bytes() == b"precious"
+    rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights, "--force"], capsys)
+    assert rc == 0 and probe(out).width == 96
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4", "o.mp4"]
+
+
+# ------------------------------------------------------------------------------------------- bad input
+def _png16(path):
+    cv2.imwrite(str(path), np.full((32, 48, 3), 40000, np.uint16))
+
+
+BAD_CASES = {
+    "missing": (lambda d, f: d / "nope.mp4", [], "no such file"),
+    "empty_file": (lambda d, f: _file(d / "e.mp4", b""), [], "empty"),
+    "empty_folder": (lambda d, f: (d / "ef").mkdir() or d / "ef", [], "no image frames"),
+    "random_bytes": (lambda d, f: _file(d / "r.mp4", os.urandom(4096)), [], "not a readable"),
+    "truncated": (None, [], "truncated"),
+    "one_frame_time": (lambda d, f: write_folder(d / "one", f[:1]), ["--time-scale", "2"], "only 1 frame"),
+    "grayscale": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), f[0][..., 0])), [], "grayscale"),
+    "rgba": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), np.dstack([f[0], f[0][..., :1]]))),
+             [], "alpha"),
+    "16bit": (lambda d, f: _folder_with(d, f, _png16), [], "16-bit"),
+    "mixed_sizes": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), f[0][:16])), [], "differs"),
+    "zero_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "0"], "positive"),
+    "negative_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "-2"], "positive"),
+    "absurd_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "100000"], "memory limit"),
+    "bad_size": (lambda d, f: write_folder(d / "in", f[:2]), ["--size", "0x-1"], "--size"),
+    "absurd_time": (lambda d, f: write_folder(d / "in", f[:2]), ["--max-time", "0.000001s"], "--max-time"),
+    "times_out_of_range": (lambda d, f: write_folder(d / "in", f[:2]), ["--times", "0,1.5"], "outside"),
+    "region_outside": (lambda d, f: write_folder(d / "in", f[:2]), ["--region", "0,0,500,10"], "region"),
+    "unwritable_output": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:in/f0.png/x.mp4"], "does not exist"),
+    "missing_out_folder": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:nofolder/x.mp4"], "does not exist"),
+    "unknown_out_type": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:x.xyz"], "unknown output type"),
+}
+
+
+def _file(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _folder_with(d, frames, write_odd):
+    folder = write_folder(d / "in", frames[:3])
+    write_odd(folder / "f1.png")
+    return folder
+
+
+def _truncated(d, frames):
+    full = d / "full.bin"
+    with av.open(str(full), "w", format="mp4", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 48, 32, "yuv420p"
+        for i, img in enumerate(frames):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts = i
+            c.mux(s.encode(fr))
+        c.mux(s.encode(None))
+    data = full.read_bytes()
+    full.unlink()
+    (d / "t.mp4").write_bytes(data[: len(data) * 7 // 10])
+    return d / "t.mp4"
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_input_one_line_error_no_output(tmp_path, bikes, weights, capsys, case):
+    make, extra, expect = BAD_CASES[case]
+    src = _truncated(tmp_path, bikes) if make is None else make(tmp_path, bikes)
+    out = tmp_path / "out.mp4"
+    if extra and extra[0].startswith("OUT:"):
+        out, extra = tmp_path / extra[0][4:], extra[1:]
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    rc, err = run_cli([src, "-o", out, "--model", weights, *extra], capsys)
+    assert rc == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert expect in err, err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no partial output, no temp files
+
+
+def test_real_cuts_of_bikes_clip(tmp_path, shared_data):
+    """bikes_scenecuts.mp4 has cuts at 30, 76, 137, 187, 242: positions next to them take the nearer shot."""
+    fake = FakeModel()
+    times = [28.5, 29.25, 29.75, 30.0, 75.4, 75.6]
+    out = upscale(shared_data / BIKES, tmp_path / "o", times=times, scale=0.1, model=fake, progress=False)
+    near = {f.index: f.image for f in iter_video(shared_data / BIKES) if 27 <= f.index <= 32 or 73 <= f.index <= 78}
+    pairs = pair_indices(fake, near)
+    assert pairs == [(28, 29), (30, 31), (74, 75), (76, 77)]
+    assert len(list_frames(out)) == len(times)
