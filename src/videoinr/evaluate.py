@@ -490,7 +490,12 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``videoinr eval PROTOCOL --data DIR --methods a,b --out DIR [...]`` (argv excludes 'eval')."""
-    parser = argparse.ArgumentParser(prog="videoinr eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="videoinr eval",
+        description="Evaluate models and classical baselines with the paper's protocols (PSNR/SSIM on Y); "
+        "writes results.json, results.md, psnr_vs_t.png and crops/ into --out.",
+        epilog="example: videoinr eval vid4 --data ../shared/data/vid4 --methods lite,flow-bicubic --out runs/eval",
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 
