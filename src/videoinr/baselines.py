@@ -211,6 +211,7 @@ def get_method(spec: str, device: str | torch.device | None = None, pretrained: 
         except VideoINRError:
             raise
         except Exception as e:  # a user's file that is not valid weights: one line, no traceback
-            raise VideoINRError(f"{spec}: unreadable weights ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+            first = (str(e).splitlines() or [""])[0]
+            raise VideoINRError(f"{spec}: unreadable weights ({type(e).__name__}: {first})") from None
     choices = ", ".join([*BASELINES, *MODEL_NAMES])
     raise VideoINRError(f"unknown method '{spec}': expected one of {choices} or a .safetensors weights file")
