@@ -413,3 +413,15 @@ def test_real_cuts_of_bikes_clip(tmp_path, shared_data):
     pairs = pair_indices(fake, near)
     assert pairs == [(28, 29), (30, 31), (74, 75), (76, 77)]
     assert len(list_frames(out)) == len(times)
+
+
+def test_bundled_example(tmp_path):
+    from videoinr.upscale import EXAMPLE_VIDEO, resolve_input
+
+    assert resolve_input("example") == EXAMPLE_VIDEO and EXAMPLE_VIDEO.stat().st_size < 300_000
+    info = probe(EXAMPLE_VIDEO)
+    assert (info.width, info.height, info.frames, info.has_audio) == (192, 108, 60, True)
+    out = upscale(EXAMPLE_VIDEO, tmp_path / "ex.mp4", scale=2, time_scale=2, model=FakeModel(), progress=False)
+    o = probe(out)
+    assert (o.width, o.height, o.frames, o.has_audio) == (384, 216, 119, True)
+    assert o.duration == pytest.approx(info.duration, abs=0.04)

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from videoinr.errors import VideoINRError
 
-__all__ = ["upscale", "main", "build_parser", "VIDEO_EXTENSIONS", "output_size", "parse_memory"]
+__all__ = ["upscale", "main", "build_parser", "EXAMPLE_VIDEO", "VIDEO_EXTENSIONS", "output_size", "parse_memory"]
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv",
@@ -45,6 +45,8 @@ VIDEO_EXTENSIONS = frozenset(
 )
 OUTPUT_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
 DEFAULT_INPUT_FPS = Fraction(30)
+EXAMPLE_VIDEO = Path(__file__).resolve().parent / "assets" / "example.mp4"
+"""The bundled 2 s example clip (192x108, with audio); the CLI input name `example` refers to it."""
 SEGMENT_FRAMES = 240  # output frames per video segment (the unit of --resume for video outputs)
 _JOB_FILE = "job.json"
 
@@ -929,7 +931,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: videoinr upscale in.mp4 -o out.mp4 --scale 4 --time-scale 2;  "
                "videoinr upscale frames/ -o big/ --size 1920x-1 --fps 60",
     )
-    p.add_argument("input", help="video file, folder of frames, or folder of videos")
+    p.add_argument("input", help="video file, folder of frames, or folder of videos ('example': the bundled clip)")
     p.add_argument("-o", "--output", required=True,
                    help="video file (.mp4, .mkv, .mov, .webm) or folder (numbered PNG frames)")
     space = p.add_mutually_exclusive_group()
@@ -954,11 +956,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def resolve_input(name: str) -> Path:
+    """The CLI input: `example` means the bundled clip unless a file or folder of that name exists."""
+    p = Path(name)
+    if name == "example" and not p.exists():
+        return EXAMPLE_VIDEO
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`videoinr upscale ...`; returns the exit status (VideoINRError is handled by the caller)."""
     args = build_parser().parse_args(argv)
     result = upscale(
-        args.input, args.output, scale=args.scale, size=args.size, time_scale=args.time_scale, fps=args.fps,
+        resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale, fps=args.fps,
         times=args.times, region=args.region, model=args.model, device=args.device, codec=args.codec,
         crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
         max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
