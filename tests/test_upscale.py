@@ -296,10 +296,10 @@ def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, kin
         stop = _Stop(VideoWriter.write, 4)  # dies in the 2nd segment (frames 2, 3)
         monkeypatch.setattr(video_mod.VideoWriter, "write", lambda self, *a, **k: stop(self, *a, **k))
     else:
-        from videoinr import upscale as up_mod
+        from videoinr.upscale import _FolderSink
 
-        stop = _Stop(up_mod._FolderSink.write, 4)
-        monkeypatch.setattr(up_mod._FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
+        stop = _Stop(_FolderSink.write, 4)
+        monkeypatch.setattr(_FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
     with pytest.raises(KeyboardInterrupt):
         upscale(src, target, **kw)
     monkeypatch.undo()

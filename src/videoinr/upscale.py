@@ -16,6 +16,7 @@ Pipeline (streaming, flat memory in video length):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -26,7 +27,7 @@ import sys
 import time
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -653,32 +654,29 @@ def _upscale_one(
         "out": [H, W], "region": list(region) if region else None, "u": hashlib.sha1(
             json.dumps([plan.u, plan.times]).encode()).hexdigest(), "cuts": src.cuts,
         "codec": codec if out_is_video else "png", "crf": crf, "segment": segment_frames,
-        "model": _model_fingerprint(net), "t_per_call": budget.t_per_call, "points": budget.max_query_points,
-        "version": 1,
+        "model": _model_fingerprint(net), "version": 1,
     }
     work = _work_dir(out)
-    _prepare_work(work, settings, resume)
+    budget = _prepare_work(work, settings, budget, limit, resume)
     sink = (_VideoSink(out, work, n_out, plan, src, codec, crf, segment_frames) if out_is_video
             else _FolderSink(out, work, n_out))
-    ok = False
-    old_points = getattr(net, "max_query_points", None)
+    old_points = net.max_query_points
     try:
         net.max_query_points = budget.max_query_points
         _render_all(src, plan, jobs, sink, net, device, (H, W), region, budget, max_time, progress, label)
         sink.close()
         sink.finish()
-        ok = True
-    except KeyboardInterrupt:
+    except BaseException as e:
         sink.close()
-        print(f"interrupted: finished work kept in {work}; rerun with --resume to continue", file=sys.stderr)
+        if isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
+            # not the input's fault: keep finished frames/segments for --resume (never under the output name)
+            print(f"{type(e).__name__}: finished work kept in {work}; rerun with --resume to continue",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
         raise
     finally:
-        if old_points is not None:
-            net.max_query_points = old_points
-        if not ok:
-            sink.close()
-            if sys.exc_info()[0] is not KeyboardInterrupt:
-                shutil.rmtree(work, ignore_errors=True)
+        net.max_query_points = old_points
     return out
 
 
@@ -705,28 +703,37 @@ def _input_stamp(path: Path) -> list:
     return [s.st_size, int(s.st_mtime)]
 
 
-def _prepare_work(work: Path, settings: dict, resume: bool) -> None:
+def _prepare_work(work: Path, settings: dict, budget: _Budget, limit: int, resume: bool) -> _Budget:
+    """Create (or, with resume, reopen) the work folder; returns the render chunking to use.
+
+    A resumed run must match the interrupted one's `settings` exactly, and reuses its chunking so the
+    result is the same as one uninterrupted run's (when it still fits the memory limit).
+    """
     job = work / _JOB_FILE
     if work.exists():
-        same = False
-        if resume and job.is_file():
+        old = None
+        if resume:
             try:
-                same = json.loads(job.read_text()) == json.loads(json.dumps(settings))
+                old = json.loads(job.read_text())
             except (OSError, ValueError):
-                same = False
-            if not same:
+                old = None
+            if old is None or old.get("settings") != json.loads(json.dumps(settings)):
                 raise VideoINRError(
                     f"{work}: the interrupted run used other settings or input; rerun without --resume to start over"
                 )
-        if not same:
+            b = old.get("budget", {})
+            if b and b.get("peak_bytes", 1 << 62) <= limit:
+                budget = _Budget(int(b["max_query_points"]), int(b["t_per_call"]), int(b["peak_bytes"]))
+        if old is None:
             shutil.rmtree(work)
     try:
         work.mkdir(exist_ok=True)
         tmp = job.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings))
+        tmp.write_text(json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}))
         os.replace(tmp, job)
     except OSError as e:
         raise VideoINRError(f"{work}: cannot write here ({e.strerror or e})") from None
+    return budget
 
 
 def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_time, progress, label) -> None:
@@ -911,6 +918,8 @@ def upscale(
             out.mkdir(parents=False, exist_ok=True)
         except OSError as e:
             raise VideoINRError(f"{out}: cannot create output folder ({e.strerror or e})") from None
+    if not batch and int(os.environ.get("WORLD_SIZE", 1)) > 1 and int(os.environ.get("RANK", 0)) != 0:
+        return out  # one input under torchrun: rank 0 does it; the others must not write the same file
     net = _load_model(model, dev)
     kw = dict(scale=scale, size=size_wh, time_scale=time_scale, fps=fps_q, times=times_l, region=region_t,
               net=net, device=dev, codec=codec, crf=crf, resume=resume, force=force, max_memory=mem,
