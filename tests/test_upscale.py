@@ -425,3 +425,34 @@ def test_bundled_example(tmp_path):
     o = probe(out)
     assert (o.width, o.height, o.frames, o.has_audio) == (384, 216, 119, True)
     assert o.duration == pytest.approx(info.duration, abs=0.04)
+
+
+def test_max_memory_sets_render_chunk(tmp_path, bikes):
+    from videoinr.upscale import parse_memory
+
+    assert parse_memory("1.5G") == int(1.5 * 2**30) and parse_memory("512M") == 512 * 2**20
+    assert parse_memory("auto") is None
+    seen = []
+    fake = FakeModel()
+    fake.encode = lambda a, b: seen.append(fake.max_query_points) or FakeState(a, b)
+    src = write_folder(tmp_path / "in", bikes[:2])
+    upscale(src, tmp_path / "small", scale=2, model=fake, max_memory="64M", progress=False)
+    upscale(src, tmp_path / "big", scale=2, model=fake, max_memory="4G", progress=False)
+    assert 1024 <= seen[0] < seen[1]
+    assert fake.max_query_points == 1 << 16  # restored afterwards
+
+
+def test_resume_refuses_other_settings(tmp_path, bikes, monkeypatch):
+    from videoinr.upscale import _FolderSink
+
+    src = write_folder(tmp_path / "in", bikes[:3])
+    stop = _Stop(_FolderSink.write, 2)
+    monkeypatch.setattr(_FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
+    with pytest.raises(KeyboardInterrupt):
+        upscale(src, tmp_path / "o", scale=2, model=FakeModel(), progress=False)
+    monkeypatch.undo()
+    with pytest.raises(VideoINRError, match="other settings"):
+        upscale(src, tmp_path / "o", scale=3, resume=True, model=FakeModel(), progress=False)
+    # without --resume a new run starts over and succeeds
+    assert len(list_frames(upscale(src, tmp_path / "o", scale=3, model=FakeModel(), progress=False))) == 3
+    assert sorted(os.listdir(tmp_path)) == ["in", "o"]
