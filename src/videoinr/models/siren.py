@@ -2,13 +2,15 @@
 
 The first layer is exposed separately so that its product with inputs that live on the LR grid can be
 computed once per frame pair (a linear map commutes with nearest and bilinear sampling); the caller then
-adds the per-point terms and continues with `from_first`.
+adds the per-point terms and continues with `from_first`. omega0 is folded into the (small) weights at
+call time rather than multiplied into every activation.
 """
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -30,12 +32,13 @@ class Siren(nn.Module):
     def first(self) -> nn.Linear:
         return self.layers[0]
 
-    def from_first(self, pre: Tensor) -> Tensor:
-        """Continue from the first layer's pre-activation (..., hidden[0]) to the output (..., out_dim)."""
-        x = torch.sin(self.omega0 * pre)
+    def from_first(self, z: Tensor) -> Tensor:
+        """Continue from z = omega0 * (first layer output), (..., hidden[0]), to the output (..., out_dim)."""
+        x = torch.sin(z)
         for layer in self.layers[1:]:
-            x = torch.sin(self.omega0 * layer(x))
+            x = torch.sin(F.linear(x, layer.weight * self.omega0, layer.bias * self.omega0))
         return self.out(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.from_first(self.first(x))
+        w0 = self.omega0
+        return self.from_first(F.linear(x, self.first.weight * w0, self.first.bias * w0))

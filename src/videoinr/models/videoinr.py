@@ -45,7 +45,7 @@ def make_grid(size: tuple[int, int], region: tuple[int, int, int, int] | None = 
 
 
 class _Grid:
-    """Gathers from channels-last LR maps (B, h*w, C) at normalized points (B, N, 2); border padding."""
+    """Samples LR-grid maps at normalized points (B, N, 2)."""
 
     def __init__(self, batch: int, h: int, w: int) -> None:
         self.b, self.h, self.w = batch, h, w
@@ -64,21 +64,11 @@ class _Grid:
         rel = torch.stack(((x[..., 0] - cx) * self.w, (x[..., 1] - cy) * self.h), -1)
         return self._flat(iy, ix), rel
 
-    def bilinear(self, maps: Tensor, x: Tensor) -> Tensor:
-        """Bilinear samples (B, N, C) of `maps` (B*h*w, C), coordinates clamped to the border."""
-        px = ((x[..., 0] + 1) * self.w - 1).mul(0.5).clamp(0, self.w - 1)
-        py = ((x[..., 1] + 1) * self.h - 1).mul(0.5).clamp(0, self.h - 1)
-        x0, y0 = px.detach().floor().long(), py.detach().floor().long()
-        x1, y1 = (x0 + 1).clamp_(max=self.w - 1), (y0 + 1).clamp_(max=self.h - 1)
-        wx, wy = (px - x0).unsqueeze(-1), (py - y0).unsqueeze(-1)
-        b, n = x.shape[:2]
-
-        def at(iy: Tensor, ix: Tensor) -> Tensor:
-            return F.embedding(self._flat(iy, ix), maps).view(b, n, -1)
-
-        top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * wx
-        bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * wx
-        return top + (bottom - top) * wy
+    @staticmethod
+    def bilinear(maps: Tensor, x: Tensor) -> Tensor:
+        """Bilinear samples (B, N, C) of `maps` (B, C, h, w) at points x (B, N, 2), border padding."""
+        out = F.grid_sample(maps, x.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
+        return out[:, :, 0].transpose(1, 2)
 
 
 class VideoINR(nn.Module):
@@ -112,19 +102,23 @@ class VideoINR(nn.Module):
         feat = self.encoder(pad(frame0), pad(frame1))[:, :, :h, :w]
         frames = torch.cat([frame0, frame1], 1)
         lr = torch.cat([feat, frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
-        return State(self, _Grid(b, h, w), self._project(lr), frames)
+        return State(self, _Grid(b, h, w), self._project(lr, b, h, w), frames)
 
-    def _project(self, lr: Tensor) -> dict[str, Tensor]:
-        """First-layer products of the LR-grid inputs (biases folded in): channels-last (B*h*w, C)."""
+    def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
+        """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
+        nearest-sampled `spatial` map as (B*h*w, C) rows, the bilinear-sampled ones as (B, C, h, w)."""
         d, hr = self.lr_dim, self.cfg.hr_dim
         s, t, dec = self.spatial.first, self.temporal.first, self.decoder.first
         weight = torch.cat([s.weight[:, :d], t.weight[:, hr : hr + d],
                             dec.weight[:, hr : hr + d], dec.weight[:, 2 * hr + d : 2 * hr + 2 * d]])
         bias = torch.cat([s.bias, t.bias, dec.bias, torch.zeros_like(dec.bias)])
-        maps = torch.addmm(bias, lr, weight.t())
+        maps = torch.addmm(bias, lr, weight.t()).mul_(self.cfg.omega0)
         names = ("spatial", "temporal", "decoder1", "decoder2")
         widths = (s.out_features, t.out_features, dec.out_features, dec.out_features)
-        return dict(zip(names, torch.split(maps, widths, dim=1)))
+        out = dict(zip(names, torch.split(maps, widths, dim=1)))
+        for name in names[1:]:  # bilinear-sampled maps: (B, C, h, w), channels-last memory for grid_sample
+            out[name] = out[name].reshape(b, h, w, -1).permute(0, 3, 1, 2)
+        return out
 
     @property
     def device(self) -> torch.device:
@@ -148,37 +142,39 @@ class State:
     def _spatial(self, x: Tensor, t: Tensor | None) -> Tensor:
         """HR feature (B, N, hr_dim) at points x (B, N, 2); t (B, N) used only if the config says so."""
         m = self.model
-        d = m.lr_dim
+        d, w0 = m.lr_dim, m.cfg.omega0
         idx, rel = self.grid.nearest(x)
         w = m.spatial.first.weight
-        pre = F.embedding(idx, self.maps["spatial"]).view(*x.shape[:2], -1) + rel @ w[:, d : d + 2].t()
+        z = F.embedding(idx, self.maps["spatial"]).view(*x.shape[:2], -1)
         if m.cfg.spatial_uses_t:
-            pre = pre + t.unsqueeze(-1) * w[:, d + 2]
-        return m.spatial.from_first(pre)
+            rel = torch.cat([rel, t.unsqueeze(-1)], -1)
+        z = z + F.linear(rel, w[:, d:] * w0)
+        return m.spatial.from_first(z)
 
     def _rgb(self, x: Tensor, t: Tensor, hr_x: Tensor) -> Tensor:
         """RGB (B, N, 3) at points x with HR feature hr_x there (t-dependent part of a query)."""
         m, cfg = self.model, self.model.cfg
-        d, hr = m.lr_dim, cfg.hr_dim
-        tw, dw = m.temporal.first.weight, m.decoder.first.weight
+        d, hr, w0 = m.lr_dim, cfg.hr_dim, cfg.omega0
+        tw, dw = m.temporal.first.weight * w0, m.decoder.first.weight * w0
         _, rel = self.grid.nearest(x)
-        pre_t = (hr_x @ tw[:, :hr].t() + self.grid.bilinear(self.maps["temporal"], x)
-                 + torch.cat([rel, t.unsqueeze(-1)], -1) @ tw[:, hr + d :].t())
-        flow = m.temporal.from_first(pre_t)  # (B, N, 4): two displacements in LR pixels
+        t1 = t.unsqueeze(-1)
+        z_t = self.grid.bilinear(self.maps["temporal"], x)
+        z_t = z_t + F.linear(torch.cat([hr_x, rel, t1], -1), torch.cat([tw[:, :hr], tw[:, hr + d :]], 1))
+        flow = m.temporal.from_first(z_t)  # (B, N, 4): two displacements in LR pixels
         h, w = self.lr_size
         to_norm = flow.new_tensor([2 / w, 2 / h])
         x1 = x + flow[..., :2] * to_norm
         x2 = x + flow[..., 2:] * to_norm
         h1, h2 = self._spatial(x1, t), self._spatial(x2, t)
-        pre_d = (h1 @ dw[:, :hr].t() + self.grid.bilinear(self.maps["decoder1"], x1)
-                 + h2 @ dw[:, hr + d : 2 * hr + d].t() + self.grid.bilinear(self.maps["decoder2"], x2)
-                 + t.unsqueeze(-1) * dw[:, -1])
-        out = m.decoder.from_first(pre_d)
+        z_d = self.grid.bilinear(self.maps["decoder1"], x1) + self.grid.bilinear(self.maps["decoder2"], x2)
+        z_d = z_d + F.linear(torch.cat([h1, h2, t1], -1),
+                             torch.cat([dw[:, :hr], dw[:, hr + d : 2 * hr + d], dw[:, -1:]], 1))
+        out = m.decoder.from_first(z_d)
         if not cfg.rgb_skip:
             return out
         a = _bicubic(self.frames[:, :3], x1)
         b = _bicubic(self.frames[:, 3:], x2)
-        tc = t.clamp(1e-3, 1 - 1e-3).unsqueeze(-1)
+        tc = t1.clamp(1e-3, 1 - 1e-3)
         alpha = torch.sigmoid(torch.log(tc / (1 - tc)) + out[..., 3:])
         return out[..., :3] + a + (b - a) * alpha
 

@@ -1,0 +1,130 @@
+"""VideoINR model: shapes, consistency of render/query/chunking, gradients, parameter and FLOP counts."""
+import pytest
+import torch
+
+import videoinr
+from videoinr.models import CONFIGS, VideoINR, make_grid
+
+
+@pytest.fixture(scope="module")
+def lite():
+    torch.manual_seed(0)
+    return videoinr.create_model("lite", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.manual_seed(1)
+    return torch.rand(2, 3, 13, 17), torch.rand(2, 3, 13, 17)  # odd sizes, not multiples of 4
+
+
+def test_paper_parameter_count():
+    model = VideoINR(CONFIGS["paper"])
+    n = sum(p.numel() for p in model.parameters())
+    print(f"paper: {n / 1e6:.3f}M parameters")
+    assert abs(n - 10.98e6) / 10.98e6 < 0.02
+
+
+def test_lite_is_ten_times_cheaper_than_paper():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def flops(cfg):
+        model = VideoINR(cfg).eval()
+        f0, f1 = torch.rand(2, 1, 3, 16, 16).unbind(0)
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            state = model.encode(f0, f1)
+        enc = fc.get_total_flops() / (16 * 16)
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            state.render((32, 32), [0.5])
+        return enc, fc.get_total_flops() / (32 * 32)
+
+    (pe, pr), (le, lr) = flops(CONFIGS["paper"]), flops(CONFIGS["lite"])
+    print(f"FLOPs per LR pixel of a pair: paper {pe / 1e6:.1f}M lite {le / 1e6:.2f}M; "
+          f"per output pixel: paper {pr / 1e3:.0f}K lite {lr / 1e3:.1f}K")
+    assert pe / le >= 10 and pr / lr >= 10
+
+
+@pytest.mark.parametrize("size", [(35, 46), (13, 17), (50, 3)])
+def test_render_shapes_any_size(lite, pair, size):
+    with torch.no_grad():
+        out = lite.encode(*pair).render(size, [0.0, 0.37, 1.0])
+    assert out.shape == (2, 3, 3, *size)
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_several_times_equal_separate_calls(lite, pair):
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        both = state.render((26, 40), [0.25, 0.8])
+        one = state.render((26, 40), [0.25])
+        two = state.render((26, 40), [0.8])
+    torch.testing.assert_close(both, torch.cat([one, two], 1), rtol=0, atol=1e-6)
+
+
+def test_region_equals_crop_of_full_render(lite, pair):
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        full = state.render((35, 46), [0.5])
+        part = state.render((35, 46), [0.5], region=(7, 4, 20, 11))
+    torch.testing.assert_close(part, full[..., 4:15, 7:27], rtol=0, atol=1e-6)
+
+
+def test_chunked_equals_unchunked(pair):
+    model = videoinr.create_model("paper", pretrained=False)  # also covers spatial_uses_t=True
+    model.encoder.recon_trunk = model.encoder.recon_trunk[:2]  # keep the test fast
+    with torch.no_grad():
+        state = model.encode(pair[0][:1], pair[1][:1])
+        model.max_query_points = 1 << 20
+        big = state.render((20, 30), [0.1, 0.6])
+        model.max_query_points = 97
+        small = state.render((20, 30), [0.1, 0.6])
+    torch.testing.assert_close(small, big, rtol=0, atol=1e-6)
+
+
+def test_query_matches_render_at_pixel_centres(lite, pair):
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        frame = state.render((21, 30), [0.3])[:, 0]
+        coords = make_grid((21, 30)).unsqueeze(0).expand(2, -1, -1)
+        rgb = state.query(coords, 0.3).clamp(0, 1)
+    torch.testing.assert_close(rgb.view(2, 21, 30, 3).permute(0, 3, 1, 2), frame, rtol=0, atol=1e-6)
+
+
+def test_t_endpoints_reproduce_inputs_at_scale_one_with_skip(pair):
+    """With rgb_skip and a zero-output decoder/flows, t=0 and t=1 give the (bicubic-sampled) inputs."""
+    model = videoinr.create_model("lite", pretrained=False)
+    with torch.no_grad():
+        for mlp in (model.temporal, model.decoder):
+            mlp.out.weight.zero_()
+            mlp.out.bias.zero_()
+        state = model.encode(*pair)
+        out = state.render((13, 17), [0.0, 1.0])
+    torch.testing.assert_close(out[:, 0], pair[0], rtol=0, atol=2e-3)
+    torch.testing.assert_close(out[:, 1], pair[1], rtol=0, atol=2e-3)
+
+
+def test_gradients_reach_every_parameter(pair):
+    torch.manual_seed(0)
+    model = videoinr.create_model("lite", pretrained=False).train()
+    # DCN offset predictors start at zero (as in DCNv2), which blocks gradient to the offset branches
+    # until their first update; give them the small weights one training step would.
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "conv_offset_mask.weight" in name:
+                p.normal_(0, 1e-3)
+    coords = torch.rand(2, 64, 2) * 2 - 1
+    t = torch.rand(2, 64)
+    model.encode(*pair).query(coords, t).square().mean().backward()
+    dead = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not dead, f"no gradient for {dead[:5]}"
+
+
+def test_encode_rejects_mismatched_frames(lite):
+    with pytest.raises(videoinr.VideoINRError):
+        lite.encode(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+
+
+def test_render_rejects_region_outside_frame(lite, pair):
+    state = lite.encode(*pair)
+    with pytest.raises(videoinr.VideoINRError, match="region"):
+        state.render((20, 20), [0.5], region=(10, 10, 20, 5))
