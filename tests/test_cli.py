@@ -84,3 +84,11 @@ def test_console_entry_point_subprocess(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ") and "missing.mp4" in r.stderr
     assert not out.exists()
+
+
+def test_usage_errors_are_one_line(capsys):
+    assert cli.main(["upscale", "in.mp4", "-o", "o.mp4", "--scale", "2", "--size", "10x10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: videoinr upscale: argument --size") and err.count("\n") == 1
+    assert cli.main(["upscale", "in.mp4"]) == 2
+    assert "required" in capsys.readouterr().err

@@ -933,8 +933,15 @@ def upscale(
 # ----------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one-line VideoINRErrors (exit status 2 through the CLI)."""
+
+    def error(self, message: str):
+        raise VideoINRError(f"{self.prog}: {message} (see --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="videoinr upscale",
         description="Upscale a video (or frame folder, or folder of videos) to any resolution and frame rate.",
         epilog="Examples: videoinr upscale in.mp4 -o out.mp4 --scale 4 --time-scale 2;  "
@@ -977,8 +984,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`videoinr upscale ...`; returns the exit status (VideoINRError is handled by the caller)."""
     args = build_parser().parse_args(argv)
     result = upscale(
-        resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale, fps=args.fps,
-        times=args.times, region=args.region, model=args.model, device=args.device, codec=args.codec,
+        resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
+        fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device, codec=args.codec,
         crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
         max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
         progress=not args.quiet,
