@@ -414,8 +414,13 @@ class _Budget:
     peak_bytes: int
 
 
-def _budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: int, label: str) -> _Budget:
-    """Split the memory limit between encoder, frame buffers and render chunks; refuse what cannot fit."""
+def _budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: int, label: str,
+            device: torch.device) -> _Budget:
+    """Split the memory limit between encoder, frame buffers and render chunks; refuse what cannot fit.
+
+    Chunks are capped where bigger ones stop paying: on CPU 2^15 points (measured: 2^18-point chunks
+    render 2x slower, out of cache and page-faulting), on GPUs 2^20.
+    """
     h, w = lr_hw
     H, W = out_hw
     fixed = _encode_bytes(model, h, w) + 4 * h * w * 3 * 4
@@ -431,7 +436,7 @@ def _budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: int, 
     room = limit - fixed
     t_per_call = int(max(1, min(16, (room // 2) // per_frame)))
     points = (room - t_per_call * per_frame) // bpp
-    points = int(max(1024, min(points, 1 << 18)))  # larger chunks gain no speed
+    points = int(max(1024, min(points, 1 << 15 if device.type == "cpu" else 1 << 20)))
     return _Budget(points, t_per_call, fixed + t_per_call * per_frame + points * bpp)
 
 
@@ -641,7 +646,7 @@ def _upscale_one(
         print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
 
     limit = max_memory if max_memory is not None else _default_memory(device)
-    budget = _budget(net, (src.height, src.width), frame_hw, limit, label)
+    budget = _budget(net, (src.height, src.width), frame_hw, limit, label, device)
 
     n_out = len(plan.u)
     shots_start = [0, *[c for c in src.cuts if 0 < c < src.n]]
