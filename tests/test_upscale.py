@@ -456,3 +456,28 @@ def test_resume_refuses_other_settings(tmp_path, bikes, monkeypatch):
     # without --resume a new run starts over and succeeds
     assert len(list_frames(upscale(src, tmp_path / "o", scale=3, model=FakeModel(), progress=False))) == 3
     assert sorted(os.listdir(tmp_path)) == ["in", "o"]
+
+
+def test_subtitles_stream_copied(tmp_path, bikes, capsys):
+    src = tmp_path / "sub.mkv"
+    with av.open(str(src), "w") as c:
+        vs = c.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = 48, 32, "yuv420p"
+        ss = c.add_mux_stream("subrip")
+        ss.time_base = Fraction(1, 1000)
+        for i, img in enumerate(bikes[:4]):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts, fr.time_base = i, Fraction(1, 10)
+            c.mux(vs.encode(fr))
+            if i == 1:
+                p = av.Packet(b"hello")
+                p.stream, p.time_base, p.pts, p.dts, p.duration = ss, Fraction(1, 1000), 100, 100, 200
+                c.mux(p)
+        c.mux(vs.encode(None))
+    out = upscale(src, tmp_path / "o.mkv", scale=2, time_scale=2, model=FakeModel(), progress=False)
+    with av.open(str(out)) as c:
+        subs = [(bytes(p), p.pts) for p in c.demux(c.streams.subtitles[0]) if p.size]
+    assert subs == [(b"hello", 100)]
+    capsys.readouterr()
+    out = upscale(src, tmp_path / "o.mp4", scale=2, model=FakeModel(), progress=False)  # mp4 cannot hold SubRip
+    assert probe(out).frames == 4 and "not copied" in capsys.readouterr().err
