@@ -470,6 +470,8 @@ class _FolderSink:
 
     def finish(self) -> None:
         (self.work / _JOB_FILE).unlink(missing_ok=True)
+        for stray in self.work.glob(".*.tmp.png"):  # a write cut short by a hard kill
+            stray.unlink()
         _move_into_place(self.work, self.output)
 
     def close(self) -> None:
