@@ -99,10 +99,11 @@ class VideoINR(nn.Module):
         b, _, h, w = frame0.shape
         ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
         pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
-        feat = self.encoder(pad(frame0), pad(frame1))[:, :, :h, :w]
-        frames = torch.cat([frame0, frame1], 1)
-        lr = torch.cat([feat, frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
-        return State(self, _Grid(b, h, w), self._project(lr, b, h, w), frames)
+        feat = self.encoder(pad(frame0), pad(frame1))[:, :, :h, :w]  # the only part autocast may run in bf16
+        with _fp32(feat):
+            frames = torch.cat([frame0, frame1], 1).float()
+            lr = torch.cat([feat.float(), frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
+            return State(self, _Grid(b, h, w), self._project(lr, b, h, w), frames)
 
     def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
         """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
@@ -188,9 +189,10 @@ class State:
         t = t.to(coords.dtype).expand(coords.shape[:2])
         step = max(1, self.model.max_query_points)
         outs = []
-        for i in range(0, coords.shape[1], step):
-            x, tt = coords[:, i : i + step], t[:, i : i + step]
-            outs.append(self._rgb(x, tt, self._spatial(x, tt)))
+        with _fp32(coords):
+            for i in range(0, coords.shape[1], step):
+                x, tt = coords[:, i : i + step].float(), t[:, i : i + step].float()
+                outs.append(self._rgb(x, tt, self._spatial(x, tt)))
         return torch.cat(outs, 1)
 
     # --------------------------------------------------------------- frames
@@ -221,19 +223,28 @@ class State:
         n_t = len(times)
         tvec = torch.tensor(times, device=dev, dtype=dtype)
         step = max(1, self.model.max_query_points // n_t)
-        out = []
-        for i in range(0, coords.shape[0], step):
-            x = coords[i : i + step].unsqueeze(0).expand(b, -1, -1)
-            n = x.shape[1]
-            tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
-            xt = x.repeat(1, n_t, 1)
-            if self.model.cfg.spatial_uses_t:
-                hr_x = self._spatial(xt, tt)
-            else:
-                hr_x = self._spatial(x, None).repeat(1, n_t, 1)
-            out.append(self._rgb(xt, tt, hr_x).view(b, n_t, n, 3))
+        with _fp32(coords):
+            out = [self._render_chunk(coords[i : i + step], tvec) for i in range(0, coords.shape[0], step)]
         rgb = torch.cat(out, 2).clamp_(0, 1)
         return rgb.view(b, n_t, rh, rw, 3).permute(0, 1, 4, 2, 3)
+
+    def _render_chunk(self, coords: Tensor, tvec: Tensor) -> Tensor:
+        """RGB (B, T, n, 3) at the n points coords (n, 2) for every time in tvec (T,)."""
+        b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
+        x = coords.unsqueeze(0).expand(b, -1, -1)
+        tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
+        xt = x.repeat(1, n_t, 1)
+        if self.model.cfg.spatial_uses_t:
+            hr_x = self._spatial(xt, tt)
+        else:  # t-independent HR feature: once per pixel, reused for every t
+            hr_x = self._spatial(x, None).repeat(1, n_t, 1)
+        return self._rgb(xt, tt, hr_x).view(b, n_t, n, 3)
+
+
+def _fp32(ref: Tensor):
+    """Context that turns autocast off: the INR part runs in float32 (sin of omega0-scaled bf16
+    pre-activations loses too much precision); the encoder's convolutions may still use bf16."""
+    return torch.autocast(ref.device.type, enabled=False)
 
 
 def _bicubic(img: Tensor, x: Tensor) -> Tensor:
