@@ -162,13 +162,17 @@ def test_resume_gives_the_same_losses_and_files(shared_data, tmp_path):
     full, part = tmp_path / "full", tmp_path / "part"
     assert train_main(["--config", str(path), "--out", str(full), "--no-progress"]) == 0
     assert train_main(["--config", str(path), "--out", str(part), "--steps", "2", "--no-progress"]) == 0
+    # time_limit stops cleanly after the step that crosses it (here: the first), with a checkpoint
+    assert train_main(["--config", str(path), "--out", str(part), "--resume", "--no-progress", "time_limit=1e-9"]) == 0
+    assert torch.load(part / "checkpoint.pt", weights_only=True)["step"] == 3
+    assert load_weights(part / "final.safetensors").summary["complete"] is False
     assert train_main(["--config", str(path), "--out", str(part), "--resume", "--no-progress"]) == 0
     a, b = read_metrics(full), read_metrics(part)
     assert list(a[0].keys()) == list(METRIC_COLUMNS) and list(METRIC_COLUMNS[:4]) == ["step", "loss", "lr", "sec_per_step"]
-    assert [r["step"] for r in b] == ["1", "2", "3", "4"]
-    for ra, rb in zip(a, b):
+    assert [r["step"] for r in b] == ["0", "1", "2", "3", "4"]  # step 0: validation of the initial model
+    for ra, rb in zip(a[1:], b[1:]):
         assert abs(float(ra["loss"]) - float(rb["loss"])) <= 1e-6, (ra, rb)
-    assert a[3]["val_psnr"] and abs(float(a[3]["val_psnr"]) - float(b[3]["val_psnr"])) < 1e-6
+    assert a[4]["val_psnr"] and abs(float(a[4]["val_psnr"]) - float(b[4]["val_psnr"])) < 1e-6
     wa, wb = load_weights(full / "final.safetensors"), load_weights(part / "final.safetensors")
     for (k, va), vb in zip(wa.state_dict().items(), wb.state_dict().values()):
         assert torch.allclose(va, vb, atol=1e-6), k

@@ -96,6 +96,7 @@ class TrainConfig:
     val_crop: int = 192  # HR centre crop side (pixels)
     val_every: int = 1000  # steps (0: never, except at the end)
     # bookkeeping
+    time_limit: float | None = None  # minutes of training (this invocation) before a clean stop (resume later)
     ckpt_every: int = 1000
     log_every: int = 10
     num_workers: int = 0  # DataLoader worker processes per rank
@@ -262,6 +263,7 @@ def validate(cfg: TrainConfig) -> None:
     _check(cfg.val_scale >= 1, "val_scale", f"must be >= 1, got {cfg.val_scale}")
     _check(cfg.val_crop >= cfg.val_scale * 4, "val_crop", f"must be >= 4 * val_scale, got {cfg.val_crop}")
     _check(cfg.val_every >= 0, "val_every", f"must be >= 0, got {cfg.val_every}")
+    _check(cfg.time_limit is None or cfg.time_limit > 0, "time_limit", f"must be > 0 minutes or null, got {cfg.time_limit}")
     _check(cfg.ckpt_every >= 1, "ckpt_every", f"must be >= 1, got {cfg.ckpt_every}")
     _check(cfg.log_every >= 1, "log_every", f"must be >= 1, got {cfg.log_every}")
     _check(cfg.num_workers >= 0, "num_workers", f"must be >= 0, got {cfg.num_workers}")
@@ -748,7 +750,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
         last_val = {k: float(v) for k, v in ck.get("last_val", {}).items()}
         changed = sorted(k for k, v in ck.get("config", {}).items()
                          if k not in ("steps", "val_every", "ckpt_every", "log_every", "num_workers", "threads",
-                                      "device", "debug_replica_hash") and cfg.to_dict().get(k) != v)
+                                      "device", "debug_replica_hash", "time_limit") and cfg.to_dict().get(k) != v)
         if changed and d.main:
             print(f"warning: resuming {ckpt_path} with changed config keys: {', '.join(changed)}", file=sys.stderr)
     elif resume and d.main:
@@ -789,9 +791,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
             writer.add_scalar(k, v, step)
         return res
 
+    if d.main and validator is not None and cfg.val_every and start == 0:
+        last_val = validate_now(0)  # the starting point of the validation curve
+        metrics.write({"step": 0, **last_val})
     bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not show, dynamic_ncols=True)
     loss_sum, n_sum, t_sum = 0.0, 0, 0.0
     step = start
+    session = 0.0  # training seconds of this invocation (for time_limit)
+    stop_at = cfg.steps
     tick = time.perf_counter()
     for batch in loader:
         lr0, lr1, coords, t, gt, scale = prepare_batch(batch, cfg, step, d.rank, device)
@@ -813,10 +820,19 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
         now = time.perf_counter()
         dt, tick = now - tick, now
         elapsed += dt
+        session += dt
+        if cfg.time_limit is not None and step < cfg.steps:
+            stop = torch.tensor([float(session >= 60 * cfg.time_limit)], device=device)
+            if d.active:  # every rank stops at the same step
+                import torch.distributed as dist
+
+                dist.all_reduce(stop)
+            if stop.item() > 0:
+                stop_at = step
         loss_sum += float(loss.detach())
         n_sum += 1
         t_sum += dt
-        if step % cfg.log_every == 0 or step == cfg.steps:
+        if step % cfg.log_every == 0 or step == stop_at:
             mean_loss = loss_sum / n_sum
             if d.active:
                 import torch.distributed as dist
@@ -826,7 +842,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
                 mean_loss = float(lt) / d.world
             row = {"step": step, "loss": mean_loss, "lr": used_lr, "sec_per_step": t_sum / n_sum}
             if d.main:
-                if validator is not None and ((cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps):
+                if validator is not None and ((cfg.val_every and step % cfg.val_every == 0) or step == stop_at):
                     last_val = validate_now(step)
                     row.update(last_val)
                     tick = time.perf_counter()  # validation time is not training time
@@ -843,13 +859,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
             metrics.write({"step": step, **last_val})
             tick = time.perf_counter()
         bar.update(1)
-        if d.main and (step % cfg.ckpt_every == 0 or step == cfg.steps):
+        if d.main and (step % cfg.ckpt_every == 0 or step == stop_at):
             checkpoint(step)
             tick = time.perf_counter()
+        if step == stop_at:
+            break
     bar.close()
 
     summary = {
         "steps": step,
+        "complete": step >= cfg.steps,
         "wall_time_s": round(elapsed, 1),
         "hardware": _hardware(device),
         "processes": d.world,
@@ -857,8 +876,6 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
         "config": cfg.to_dict(),
     }
     if d.main:
-        if step == cfg.steps and (not ckpt_path.exists() or step % cfg.ckpt_every):
-            checkpoint(step)
         save_weights(model, out / "final.safetensors", summary=summary)
         writer.close()
     if cfg.debug_replica_hash:
