@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -224,7 +225,15 @@ def test_bad_inputs_are_one_line_errors(shared_data, tmp_path, capsys):
     empty.mkdir()
     out = str(tmp_path / "o")
     vimeo = shared_data / "train" / "vimeo90k_septuplets"
+    junk = tmp_path / "random.mp4"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i, (h, w) in enumerate([(32, 32)] * 3 + [(40, 32)] * 2):
+        cv2.imwrite(str(mixed / f"{i:03d}.png"), np.full((h, w, 3), 60 * i, np.uint8))
     cases = [
+        ([f"sources=[{{path: {junk}}}]"], "random.mp4"),
+        ([f"sources=[{{path: {mixed}, window: 5}}]", "lr_patch=4", "stage1_scale=2", "scale_max=2"], "differs from"),
         ([f"sources=[{{path: {empty}}}]"], "empty"),
         ([f"sources=[{{path: {tmp_path / 'missing'}}}]"], "missing"),
         ([f"sources=[{{path: {vimeo}, window: 9}}]"], "longer than every shot"),
