@@ -188,6 +188,17 @@ def test_resume_gives_the_same_losses_and_files(shared_data, tmp_path):
         train_main(["--config", str(path), "--out", str(part), "--no-progress"])
 
 
+def test_resume_with_a_new_cosine_period_follows_the_new_cycle(shared_data, tmp_path):
+    path = tiny_config(shared_data, tmp_path, points_per_target=30)
+    out = tmp_path / "run"
+    assert train_main(["--config", str(path), "--out", str(out), "--steps", "2", "--no-progress"]) == 0
+    assert train_main(["--config", str(path), "--out", str(out), "--resume", "--steps", "3", "--no-progress",
+                       "cosine_period=3"]) == 0
+    cfg = load_config(path, ["cosine_period=3"])
+    lr_step2 = float(read_metrics(out)[-1]["lr"])  # the lr logged for the resumed step (0-based step 2)
+    assert lr_step2 == pytest.approx(lr_at(cfg, 2), rel=1e-6)
+
+
 def test_ddp_two_processes_hold_equal_replicas(shared_data, tmp_path):
     path = tiny_config(shared_data, tmp_path, steps=3, val_source=None, sources=[
         {"path": str(shared_data / "train" / "vimeo90k_septuplets"), "kind": "vimeo", "window": 7}])

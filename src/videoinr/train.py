@@ -741,6 +741,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
+            if sched.T_0 != cfg.cosine_period:  # a resumed run may be given a new cycle length
+                sched.T_0 = sched.T_i = cfg.cosine_period
+                sched.T_cur = int(ck["step"]) % cfg.cosine_period
+                sched.step(int(ck["step"]))  # recompute the group lrs for the new cycle
             if "scaler" in ck and scaler.is_enabled():
                 scaler.load_state_dict(ck["scaler"])
         except (RuntimeError, ValueError, KeyError) as e:
