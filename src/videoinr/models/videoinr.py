@@ -11,13 +11,26 @@ so every point is independent: chunked, region and full renders agree, and train
 whole patches runs the same code. The first layer of each SIREN is linear in its LR-grid inputs, so that
 product is computed once per pair at LR resolution and sampled (`_LRMaps`): per output point only the
 small MLP layers remain.
+
+Speed (see benchmarks/RESULTS.md): per point the work is small GEMMs plus elementwise sin/add/gathers, which
+eager PyTorch runs one op at a time through memory. Large inference renders on CPU therefore go through a
+`torch.compile`d copy of the per-chunk function (inductor fuses the sin/bias/gather/blend ops into a few
+vectorised loops; grid_sample is written as explicit gathers there so it fuses too). See `COMPILE_*` below:
+compiling costs ~1 minute once per process (seconds when inductor's on-disk cache is warm), so it starts only
+after a model has rendered `COMPILE_AFTER_POINTS` points eagerly; set VIDEOINR_COMPILE=0 to never compile or
+=1 to compile from the first render. Any compile failure (e.g. no C++ compiler) falls back to eager.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
+import warnings
 from dataclasses import dataclass
 
 import torch
+import torch._dynamo
+import torch.fx.experimental._config  # noqa: F401 - for _size_oblivious
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,6 +40,9 @@ from videoinr.models.encoder import ZoomingSlowMoEncoder
 from videoinr.models.siren import Siren
 
 PAD_MULTIPLE = 4  # two stride-2 pyramid levels
+# Compiled rendering (CPU, no autograd): after this many (pixel, t) points rendered eagerly by a model,
+# i.e. ~4.5 720p frames; small renders (tests, previews, estimates) never pay the compile.
+COMPILE_AFTER_POINTS = 1 << 22
 
 
 def pixel_centers(n: int, device=None, dtype=torch.float32) -> Tensor:
@@ -67,6 +83,8 @@ class _Grid:
     @staticmethod
     def bilinear(maps: Tensor, x: Tensor) -> Tensor:
         """Bilinear samples (B, N, C) of `maps` (B, C, h, w) at points x (B, N, 2), border padding."""
+        if torch.compiler.is_compiling():
+            return _bilinear_gather(maps, x)
         out = F.grid_sample(maps, x.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
         return out[:, :, 0].transpose(1, 2)
 
@@ -78,6 +96,8 @@ class VideoINR(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.max_query_points = 1 << 16  # points per chunk when rendering; bounds peak memory
+        self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_POINTS); True/False: force
+        self.points_rendered = 0  # (pixel, t) points rendered so far, for the auto compile decision
         lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.lr_dim = lr_dim
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks)
@@ -103,7 +123,9 @@ class VideoINR(nn.Module):
         with _fp32(feat):
             frames = torch.cat([frame0, frame1], 1).float()
             lr = torch.cat([feat.float(), frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
-            return State(self, _Grid(b, h, w), self._project(lr, b, h, w), frames)
+            # channels-last: pixel rows for the gathers of the compiled renderer, a view for grid_sample
+            frames = frames.contiguous(memory_format=torch.channels_last)
+            return State(self, self._project(lr, b, h, w), frames)
 
     def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
         """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
@@ -117,8 +139,9 @@ class VideoINR(nn.Module):
         names = ("spatial", "temporal", "decoder1", "decoder2")
         widths = (s.out_features, t.out_features, dec.out_features, dec.out_features)
         out = dict(zip(names, torch.split(maps, widths, dim=1)))
-        for name in names[1:]:  # bilinear-sampled maps: (B, C, h, w), channels-last memory for grid_sample
-            out[name] = out[name].reshape(b, h, w, -1).permute(0, 3, 1, 2)
+        out["spatial"] = out["spatial"].contiguous()
+        for name in names[1:]:  # bilinear-sampled maps: (B, C, h, w), channels-last memory (rows of C)
+            out[name] = out[name].reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
         return out
 
     @property
@@ -131,13 +154,19 @@ class State:
     """What `VideoINR.encode` computed for one frame pair; answers queries at any (x, y, t)."""
 
     model: VideoINR
-    grid: _Grid
-    maps: dict[str, Tensor]
-    frames: Tensor  # (B, 6, h, w): both LR frames
+    maps: dict[str, Tensor]  # see VideoINR._project
+    frames: Tensor  # (B, 6, h, w): both LR frames, channels-last memory
+    gemm_dtype: torch.dtype | None = None  # per-point GEMMs in bf16 while rendering under bf16 autocast
+
+    @property
+    def grid(self) -> _Grid:
+        # sizes read from a tensor (not stored ints) so a compiled renderer treats them as dynamic
+        b, _, h, w = self.frames.shape
+        return _Grid(b, h, w)
 
     @property
     def lr_size(self) -> tuple[int, int]:
-        return self.grid.h, self.grid.w
+        return int(self.frames.shape[2]), int(self.frames.shape[3])
 
     # --------------------------------------------------------------- per point
     def _spatial(self, x: Tensor, t: Tensor | None) -> Tensor:
@@ -145,12 +174,10 @@ class State:
         m = self.model
         d, w0 = m.lr_dim, m.cfg.omega0
         idx, rel = self.grid.nearest(x)
-        w = m.spatial.first.weight
         z = F.embedding(idx, self.maps["spatial"]).view(*x.shape[:2], -1)
-        if m.cfg.spatial_uses_t:
-            rel = torch.cat([rel, t.unsqueeze(-1)], -1)
-        z = z + F.linear(rel, w[:, d:] * w0)
-        return m.spatial.from_first(z)
+        parts = [rel, t.unsqueeze(-1)] if m.cfg.spatial_uses_t else [rel]
+        z = z + _linear_parts(parts, m.spatial.first.weight[:, d:] * w0)
+        return m.spatial.from_first(z, self.gemm_dtype)
 
     def _rgb(self, x: Tensor, t: Tensor, hr_x: Tensor) -> Tensor:
         """RGB (B, N, 3) at points x with HR feature hr_x there (t-dependent part of a query)."""
@@ -160,17 +187,18 @@ class State:
         _, rel = self.grid.nearest(x)
         t1 = t.unsqueeze(-1)
         z_t = self.grid.bilinear(self.maps["temporal"], x)
-        z_t = z_t + F.linear(torch.cat([hr_x, rel, t1], -1), torch.cat([tw[:, :hr], tw[:, hr + d :]], 1))
-        flow = m.temporal.from_first(z_t)  # (B, N, 4): two displacements in LR pixels
-        h, w = self.lr_size
-        to_norm = flow.new_tensor([2 / w, 2 / h])
-        x1 = x + flow[..., :2] * to_norm
-        x2 = x + flow[..., 2:] * to_norm
-        h1, h2 = self._spatial(x1, t), self._spatial(x2, t)
+        z_t = z_t + _linear_parts([hr_x, rel, t1], torch.cat([tw[:, :hr], tw[:, hr + d :]], 1), self.gemm_dtype)
+        flow = m.temporal.from_first(z_t, self.gemm_dtype)  # (B, N, 4): two displacements in LR pixels
+        h, w = self.frames.shape[2:]
+        n = x.shape[1]
+        scale = torch.stack([2 / w * x.new_ones(()), 2 / h * x.new_ones(())])  # LR pixels -> normalized
+        x12 = torch.cat([x + flow[..., :2] * scale, x + flow[..., 2:] * scale], 1)  # (B, 2N, 2)
+        h12 = self._spatial(x12, torch.cat([t, t], 1))  # both warped points in one pass
+        x1, x2, h1, h2 = x12[:, :n], x12[:, n:], h12[:, :n], h12[:, n:]
         z_d = self.grid.bilinear(self.maps["decoder1"], x1) + self.grid.bilinear(self.maps["decoder2"], x2)
-        z_d = z_d + F.linear(torch.cat([h1, h2, t1], -1),
-                             torch.cat([dw[:, :hr], dw[:, hr + d : 2 * hr + d], dw[:, -1:]], 1))
-        out = m.decoder.from_first(z_d)
+        z_d = z_d + _linear_parts([h1, h2, t1], torch.cat([dw[:, :hr], dw[:, hr + d : 2 * hr + d], dw[:, -1:]], 1),
+                                  self.gemm_dtype)
+        out = m.decoder.from_first(z_d, self.gemm_dtype)
         if not cfg.rgb_skip:
             return out
         a = _bicubic(self.frames[:, :3], x1)
@@ -182,7 +210,7 @@ class State:
     def query(self, coords: Tensor, t: Tensor | float) -> Tensor:
         """RGB (B, N, 3) (not clamped) at points coords (B, N, 2) and times t (B, N) or a float.
 
-        Chunked along N by `model.max_query_points`; differentiable (used for training).
+        Chunked along N by `model.max_query_points`; differentiable (used for training); float32.
         """
         if not torch.is_tensor(t):
             t = coords.new_full(coords.shape[:2], float(t))
@@ -206,7 +234,8 @@ class State:
 
         region = (x, y, w, h) in output pixels renders only that window of the frame (h = H, w = W
         when None). Each chunk of pixels is rendered for all t at once; the HR spatial feature is reused
-        across t when the config has no t in SpatialINR.
+        across t when the config has no t in SpatialINR. Under torch.autocast(cpu/cuda, bfloat16) the
+        per-point GEMMs run in bf16 (sines, gathers and first layers stay float32).
         """
         height, width = int(size[0]), int(size[1])
         if height < 1 or width < 1:
@@ -223,15 +252,35 @@ class State:
         n_t = len(times)
         tvec = torch.tensor(times, device=dev, dtype=dtype)
         step = max(1, self.model.max_query_points // n_t)
+        bf16 = torch.is_autocast_enabled(dev.type) and torch.get_autocast_dtype(dev.type) == torch.bfloat16
+        state = dataclasses.replace(self, gemm_dtype=torch.bfloat16 if bf16 else None)
+        chunk = self._chunk_fn()
         with _fp32(coords):
-            out = [self._render_chunk(coords[i : i + step], tvec) for i in range(0, coords.shape[0], step)]
+            out = [chunk(state, coords[i : i + step], tvec) for i in range(0, coords.shape[0], step)]
+        self.model.points_rendered += coords.shape[0] * n_t
         rgb = torch.cat(out, 2).clamp_(0, 1)
         return rgb.view(b, n_t, rh, rw, 3).permute(0, 1, 4, 2, 3)
+
+    def _chunk_fn(self):
+        """The per-chunk render function to use now: compiled or eager (see the module docstring)."""
+        m = self.model
+        want = m.compile_render
+        if want is None:
+            env = os.environ.get("VIDEOINR_COMPILE", "").strip()
+            if env in ("0", "1"):
+                want = env == "1"
+            else:
+                want = self.frames.device.type == "cpu" and m.points_rendered >= COMPILE_AFTER_POINTS
+        if not want or torch.is_grad_enabled() or _COMPILED["broken"]:
+            return State._render_chunk
+        return _compiled_chunk
 
     def _render_chunk(self, coords: Tensor, tvec: Tensor) -> Tensor:
         """RGB (B, T, n, 3) at the n points coords (n, 2) for every time in tvec (T,)."""
         b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
         x = coords.unsqueeze(0).expand(b, -1, -1)
+        # t-major (all pixels at t0, then t1, ...); repeat, not expand + reshape: no size-1 special case
+        # for the compiler (one graph for any number of times)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
         xt = x.repeat(1, n_t, 1)
         if self.model.cfg.spatial_uses_t:
@@ -239,6 +288,56 @@ class State:
         else:  # t-independent HR feature: once per pixel, reused for every t
             hr_x = self._spatial(x, None).repeat(1, n_t, 1)
         return self._rgb(xt, tt, hr_x).view(b, n_t, n, 3)
+
+
+def _linear_parts(parts: list[Tensor], weight: Tensor, gemm_dtype: torch.dtype | None = None) -> Tensor:
+    """F.linear(cat(parts, -1), weight) without a bias. When compiling, narrow parts (K <= 3: offsets, t)
+    become broadcast multiply-adds that fuse into the surrounding loop and wide ones separate GEMMs (no
+    concatenated copy); eagerly, one GEMM on the concatenation (fewer passes over memory)."""
+    if not torch.compiler.is_compiling():
+        return F.linear(torch.cat(parts, -1) if len(parts) > 1 else parts[0], weight)
+    out, k = None, 0
+    for p in parts:
+        w = weight[:, k : k + p.shape[-1]]
+        k += p.shape[-1]
+        if p.shape[-1] <= 3:
+            y = sum(p[..., i : i + 1] * w[:, i] for i in range(p.shape[-1]))
+        elif gemm_dtype is not None:
+            y = torch.matmul(p.to(gemm_dtype), w.t().to(gemm_dtype)).float()
+        else:
+            y = torch.matmul(p, w.t())
+        out = y if out is None else out + y
+    return out
+
+
+_COMPILED: dict = {"fn": None, "broken": False}
+
+
+def _compiled_chunk(state: "State", coords: Tensor, tvec: Tensor) -> Tensor:
+    """`State._render_chunk` through torch.compile (inductor; dynamic shapes: one graph for any chunk size,
+    number of times and LR size); falls back to eager for good after any failure to compile or run."""
+    if _COMPILED["fn"] is None:
+        _COMPILED["fn"] = torch.compile(State._render_chunk, dynamic=True)
+    torch._dynamo.maybe_mark_dynamic(coords, 0)
+    torch._dynamo.maybe_mark_dynamic(tvec, 0)
+    try:
+        with _size_oblivious():
+            return _COMPILED["fn"](state, coords, tvec)
+    except Exception as e:  # noqa: BLE001 - e.g. no C++ compiler: eager gives the same result
+        _COMPILED["broken"] = True
+        warnings.warn(f"compiled rendering failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                      "rendering eagerly", RuntimeWarning, stacklevel=2)
+        return State._render_chunk(state, coords, tvec)
+
+
+def _size_oblivious():
+    """Compile without specialising sizes of 1 (a render with one time or one pixel), where supported."""
+    from contextlib import nullcontext
+
+    cfg = getattr(torch.fx.experimental, "_config", None)
+    if cfg is None or not hasattr(cfg, "backed_size_oblivious"):
+        return nullcontext()
+    return cfg.patch(backed_size_oblivious=True)
 
 
 def _fp32(ref: Tensor):
@@ -249,5 +348,65 @@ def _fp32(ref: Tensor):
 
 def _bicubic(img: Tensor, x: Tensor) -> Tensor:
     """Bicubic samples (B, N, C) of img (B, C, h, w) at normalized points (B, N, 2), border padding."""
+    if torch.compiler.is_compiling():
+        return _bicubic_gather(img, x)
     out = F.grid_sample(img, x.unsqueeze(1), mode="bicubic", padding_mode="border", align_corners=False)
     return out[:, :, 0].transpose(1, 2)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# grid_sample as explicit gathers of pixel rows: the same numbers (to float rounding), but inductor fuses
+# them into the surrounding loops (its own grid_sample lowering is much slower on CPU). Used when compiling.
+
+def _rows(maps: Tensor) -> Tensor:
+    """(B, C, h, w) -> (B*h*w, C) pixel rows (a view for channels-last memory)."""
+    b, c, h, w = maps.shape
+    return maps.permute(0, 2, 3, 1).reshape(b * h * w, c)
+
+
+def _unnormalize(x: Tensor, size: int) -> Tensor:
+    """Normalized coordinate -> pixel units, align_corners=False (pixel centre i at i)."""
+    return ((x + 1) * size - 1) / 2
+
+
+def _bilinear_gather(maps: Tensor, x: Tensor) -> Tensor:
+    """`F.grid_sample(maps, x, 'bilinear', 'border', align_corners=False)` as (B, N, C) by gathers."""
+    b, _, h, w = maps.shape
+    ix = _unnormalize(x[..., 0], w).clamp(0, w - 1)
+    iy = _unnormalize(x[..., 1], h).clamp(0, h - 1)
+    x0, y0 = ix.floor(), iy.floor()
+    fx, fy = (ix - x0).unsqueeze(-1), (iy - y0).unsqueeze(-1)
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    y0 = y0 * w + torch.arange(b, device=x.device).view(-1, 1) * (h * w)
+    y1 = y1 * w + torch.arange(b, device=x.device).view(-1, 1) * (h * w)
+    rows = _rows(maps)
+    top = rows[y0 + x0] * (1 - fx) + rows[y0 + x1] * fx
+    bottom = rows[y1 + x0] * (1 - fx) + rows[y1 + x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _cubic_weights(t: Tensor) -> list[Tensor]:
+    """grid_sample's bicubic (A = -0.75) weights of taps -1, 0, 1, 2 at fractional offset t."""
+    a = -0.75
+    near = lambda v: ((a + 2) * v - (a + 3)) * v * v + 1  # noqa: E731 - |v| <= 1
+    far = lambda v: ((a * v - 5 * a) * v + 8 * a) * v - 4 * a  # noqa: E731 - 1 < |v| < 2
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
+def _bicubic_gather(img: Tensor, x: Tensor) -> Tensor:
+    """`F.grid_sample(img, x, 'bicubic', 'border', align_corners=False)` as (B, N, C) by gathers."""
+    b, _, h, w = img.shape
+    ix, iy = _unnormalize(x[..., 0], w), _unnormalize(x[..., 1], h)
+    x0, y0 = ix.floor(), iy.floor()
+    wx, wy = _cubic_weights((ix - x0).unsqueeze(-1)), _cubic_weights((iy - y0).unsqueeze(-1))
+    x0, y0 = x0.long(), y0.long()
+    base = torch.arange(b, device=x.device).view(-1, 1) * (h * w)
+    rows = _rows(img)
+    xs = [(x0 + (j - 1)).clamp(0, w - 1) for j in range(4)]
+    out = None
+    for i in range(4):
+        y = (y0 + (i - 1)).clamp(0, h - 1) * w + base
+        row = sum(rows[y + xs[j]] * wx[j] for j in range(4))
+        out = row * wy[i] if out is None else out + row * wy[i]
+    return out

@@ -1,0 +1,111 @@
+"""Fast render paths equal the reference path: gathers == grid_sample, compiled == eager, bf16 ~= fp32."""
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import videoinr
+from videoinr.models import videoinr as vi
+
+
+@pytest.fixture(scope="module")
+def lite():
+    torch.manual_seed(0)
+    return videoinr.create_model("lite", pretrained=False)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.manual_seed(1)
+    return torch.rand(2, 3, 13, 17), torch.rand(2, 3, 13, 17)
+
+
+def _points(b, n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, n, 2, generator=g) * 2.6 - 1.3  # inside and outside the frame (border padding)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_gather_samplers_equal_grid_sample(layout):
+    torch.manual_seed(0)
+    img = torch.rand(2, 5, 7, 11)
+    if layout == "channels_last":
+        img = img.contiguous(memory_format=torch.channels_last)
+    x = _points(2, 500)
+    for mode, fn in (("bilinear", vi._bilinear_gather), ("bicubic", vi._bicubic_gather)):
+        ref = F.grid_sample(img, x.unsqueeze(1), mode=mode, padding_mode="border", align_corners=False)
+        torch.testing.assert_close(fn(img, x), ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
+
+
+def test_small_renders_stay_eager_and_count_points(lite, pair):
+    lite.points_rendered = 0
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        assert state._chunk_fn() is vi.State._render_chunk  # auto: nothing rendered yet
+        state.render((8, 9), [0.2, 0.4])
+    assert lite.points_rendered == 8 * 9 * 2
+    lite.points_rendered = vi.COMPILE_AFTER_POINTS
+    try:
+        with torch.no_grad():
+            assert state._chunk_fn() is vi._compiled_chunk
+        assert state._chunk_fn() is vi.State._render_chunk  # autograd on (training): never compiled
+        lite.compile_render = False
+        with torch.no_grad():
+            assert state._chunk_fn() is vi.State._render_chunk
+    finally:
+        lite.points_rendered, lite.compile_render = 0, None
+
+
+def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setitem(vi._COMPILED, "fn", broken)
+    monkeypatch.setitem(vi._COMPILED, "broken", False)
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        lite.compile_render = False
+        ref = state.render((10, 12), [0.3])
+        lite.compile_render = True
+        with pytest.warns(RuntimeWarning, match="rendering eagerly"):
+            out = state.render((10, 12), [0.3])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # broken is remembered: no second try, no second warning
+            state.render((10, 12), [0.3])
+    lite.compile_render = None
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_bf16_render_close_to_fp32(lite, pair):
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        ref = state.render((26, 34), [0.0, 0.5])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = state.render((26, 34), [0.0, 0.5])
+    assert out.dtype == torch.float32
+    err = (out - ref).abs()
+    assert err.max() < 1e-2 and err.square().mean().sqrt() < 2e-3
+
+
+def test_compiled_render_equals_eager(pair, monkeypatch):
+    """One inductor compile (dynamic shapes) serves any chunk size, number of times, region and LR size.
+
+    Takes ~1 minute on 2 cores with a cold inductor cache (seconds when warm)."""
+    pytest.importorskip("torch._inductor")
+    monkeypatch.setitem(vi._COMPILED, "broken", False)
+    torch.manual_seed(0)
+    model = videoinr.create_model("lite", pretrained=False)
+    model.max_query_points = 600  # several chunks, the last one partial
+    cases = [((20, 30), [0.0, 0.4, 1.0], None), ((20, 30), [0.7], (3, 5, 11, 7)), ((9, 9), [0.1, 0.9], None)]
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a compile failure must fail this test
+        for frames in (pair, (pair[0][:1, :, :9, :11], pair[1][:1, :, :9, :11])):
+            state = model.encode(*frames)
+            for size, times, region in cases:
+                model.compile_render = False
+                ref = state.render(size, times, region)
+                model.compile_render = True
+                out = state.render(size, times, region)
+                torch.testing.assert_close(out, ref, rtol=0, atol=2e-5)
+    assert not vi._COMPILED["broken"]
