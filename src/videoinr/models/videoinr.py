@@ -179,15 +179,24 @@ class State:
         z = z + _linear_parts(parts, m.spatial.first.weight[:, d:] * w0)
         return m.spatial.from_first(z, self.gemm_dtype)
 
-    def _rgb(self, x: Tensor, t: Tensor, hr_x: Tensor) -> Tensor:
-        """RGB (B, N, 3) at points x with HR feature hr_x there (t-dependent part of a query)."""
+    def _temporal_base(self, x: Tensor, hr_x: Tensor) -> Tensor:
+        """The t-independent part (B, N, C) of TemporalINR's first-layer pre-activation at points x with HR
+        feature hr_x there: bilinear LR map + [hr_x, offset] terms (computed once per pixel for every t when
+        hr_x does not depend on t)."""
+        m, cfg = self.model, self.model.cfg
+        d, hr = m.lr_dim, cfg.hr_dim
+        tw = m.temporal.first.weight * cfg.omega0
+        _, rel = self.grid.nearest(x)
+        z = self.grid.bilinear(self.maps["temporal"], x)
+        return z + _linear_parts([hr_x, rel], torch.cat([tw[:, :hr], tw[:, hr + d : hr + d + 2]], 1), self.gemm_dtype)
+
+    def _rgb(self, x: Tensor, t: Tensor, z_base: Tensor) -> Tensor:
+        """RGB (B, N, 3) at points x and times t (B, N); z_base = `_temporal_base` at x (t-dependent part)."""
         m, cfg = self.model, self.model.cfg
         d, hr, w0 = m.lr_dim, cfg.hr_dim, cfg.omega0
-        tw, dw = m.temporal.first.weight * w0, m.decoder.first.weight * w0
-        _, rel = self.grid.nearest(x)
+        dw = m.decoder.first.weight * w0
         t1 = t.unsqueeze(-1)
-        z_t = self.grid.bilinear(self.maps["temporal"], x)
-        z_t = z_t + _linear_parts([hr_x, rel, t1], torch.cat([tw[:, :hr], tw[:, hr + d :]], 1), self.gemm_dtype)
+        z_t = z_base + t1 * (m.temporal.first.weight[:, -1] * w0)
         flow = m.temporal.from_first(z_t, self.gemm_dtype)  # (B, N, 4): two displacements in LR pixels
         h, w = self.frames.shape[2:]
         n = x.shape[1]
@@ -220,7 +229,7 @@ class State:
         with _fp32(coords):
             for i in range(0, coords.shape[1], step):
                 x, tt = coords[:, i : i + step].float(), t[:, i : i + step].float()
-                outs.append(self._rgb(x, tt, self._spatial(x, tt)))
+                outs.append(self._rgb(x, tt, self._temporal_base(x, self._spatial(x, tt))))
         return torch.cat(outs, 1)
 
     # --------------------------------------------------------------- frames
@@ -284,10 +293,10 @@ class State:
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
         xt = x.repeat(1, n_t, 1)
         if self.model.cfg.spatial_uses_t:
-            hr_x = self._spatial(xt, tt)
-        else:  # t-independent HR feature: once per pixel, reused for every t
-            hr_x = self._spatial(x, None).repeat(1, n_t, 1)
-        return self._rgb(xt, tt, hr_x).view(b, n_t, n, 3)
+            base = self._temporal_base(xt, self._spatial(xt, tt))
+        else:  # t-independent HR feature and temporal first-layer terms: once per pixel, reused for every t
+            base = self._temporal_base(x, self._spatial(x, None)).repeat(1, n_t, 1)
+        return self._rgb(xt, tt, base).view(b, n_t, n, 3)
 
 
 def _linear_parts(parts: list[Tensor], weight: Tensor, gemm_dtype: torch.dtype | None = None) -> Tensor:
