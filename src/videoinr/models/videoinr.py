@@ -304,7 +304,10 @@ def _linear_parts(parts: list[Tensor], weight: Tensor, gemm_dtype: torch.dtype |
     become broadcast multiply-adds that fuse into the surrounding loop and wide ones separate GEMMs (no
     concatenated copy); eagerly, one GEMM on the concatenation (fewer passes over memory)."""
     if not torch.compiler.is_compiling():
-        return F.linear(torch.cat(parts, -1) if len(parts) > 1 else parts[0], weight)
+        x = torch.cat(parts, -1) if len(parts) > 1 else parts[0]
+        if gemm_dtype is not None and x.shape[-1] > 3:
+            return torch.matmul(x.to(gemm_dtype), weight.t().to(gemm_dtype)).float()
+        return F.linear(x, weight)
     out, k = None, 0
     for p in parts:
         w = weight[:, k : k + p.shape[-1]]
