@@ -793,10 +793,12 @@ def _check_estimate(state, jobs, todo, out_hw, region, t_enc, n_out, n_in, max_t
     """Time one small render to estimate the whole run; refuse it up front when over --max-time."""
     H, W = out_hw
     rh, rw = (region[3], region[2]) if region else (H, W)
-    ch, cw = min(rh, 64), min(rw, 64)
+    ch, cw = min(rh, 128), min(rw, 128)
     rx, ry = (region[0], region[1]) if region else (0, 0)
+    t = [jobs[todo[0]][1]]
+    state.render(size=out_hw, t=t, region=(rx, ry, min(cw, 8), min(ch, 8)))  # warm-up: first-call costs
     t0 = time.perf_counter()
-    state.render(size=out_hw, t=[jobs[todo[0]][1]], region=(rx, ry, cw, ch))
+    state.render(size=out_hw, t=t, region=(rx, ry, cw, ch))
     per_px = (time.perf_counter() - t0) / (ch * cw)
     n_pairs = len({jb[0] for jb in jobs})
     est = n_pairs * t_enc + n_out * rh * rw * per_px
