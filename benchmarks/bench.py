@@ -163,7 +163,8 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
     log(f"{name} {precision}: encode")
     f0, f1 = to_tensor(frames[0]), to_tensor(frames[1])
     H, W = case.out
-    res: dict = {"config": name, "precision": precision, "lr": case.lr, "out": case.out, "band": case.band}
+    res: dict = {"config": name, "precision": precision, "lr": case.lr, "out": case.out, "band": case.band,
+                 "load": os.getloadavg()[0]}
     model, res["weights"] = build(name)
     model.max_query_points = _default_chunk(model)
 
@@ -336,7 +337,7 @@ def bench_memory(name: str, video_frames: list[int], video_hw: tuple[int, int], 
         weights = str(tmp / f"{name}-random.safetensors")
         save_weights(model, weights)
     # default settings for every length, plus the longest with the compiled renderer off (the compile
-    # itself, which starts after 2^22 points, needs memory that does not grow with the video)
+    # itself, which starts after a minute of eager rendering, needs memory that does not grow with the video)
     runs = [(n, "") for n in video_frames] + [(max(video_frames), "0")]
     res["video"] = []
     for n, compile_env in runs:
@@ -368,8 +369,8 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
     if rows:
         L += ["| config | prec | weights | LR | encode / pair | render / frame, eager | render / frame, compiled "
               "| FLOPs / out px | render GFLOP/s | of GEMM peak | frame @x2 | frame @x8 | x8 / x2 "
-              "| other cache mode: frame @x2 / @x8 |",
-              "|" + "---|" * 14]
+              "| other cache mode: frame @x2 / @x8 | load |",
+              "|" + "---|" * 15]
         for r in rows:
             peak = peaks[r["precision"]]
             oc = r["other_cache"]
@@ -380,13 +381,14 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
                 f"| {fmt_s(r['render_frame_s'])} | {r['flops_px'] / 1e3:.1f} K | {r['gflops_render']:.1f} "
                 f"| {100 * r['gflops_render'] * 1e9 / peak:.0f}% | {fmt_s(r['frame_x2_compiled'])} "
                 f"| {fmt_s(r['frame_x8_compiled'])} | {r['frame_x8_compiled'] / r['frame_x2_compiled']:.2f} "
-                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} |")
+                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} | {r['load']:.1f} |")
         H, W = rows[0]["out"]
         L += ["", f"Output {W}x{H}. Frame @xN = (encode + render of the N frames of one pair) / N with the compiled "
               "renderer. FLOPs are the GEMM FLOPs torch.utils.flop_counter counts in an eager render at x8 (the "
               "sines, gathers and adds are not counted); render GFLOP/s = those FLOPs / compiled render time. "
               "Rows use the config's own spatial_uses_t; 'other cache mode' is the same network with it "
-              "flipped (random init; same encode time).", ""]
+              "flipped (random init; same encode time). Load: 1-minute load average when the row started "
+              "(2 cores; above ~2.2 other jobs were competing).", ""]
     if comp:
         L += ["| config | compile, cold cache | compile, warm cache | eager - compiled per frame "
               "| frames to pay back cold / warm |", "|---|---|---|---|---|"]
@@ -397,7 +399,7 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
                      f"{fmt_s(gain) if gain else 'n/a'} | {pay} |")
         L += ["", "First compiled render in a fresh process (inductor, dynamic shapes: one graph serves every chunk "
               "size, number of times and LR size). By default (`compile_render=None`) a model compiles after it "
-              "has rendered 2^22 points eagerly.", ""]
+              "has spent a minute rendering eagerly.", ""]
     if vid4:
         L += ["| config | weights | Vid4 frames | Y-PSNR fp32 | Y-PSNR bf16 | bf16 - fp32 "
               "| PSNR(bf16 output, fp32 output) |",

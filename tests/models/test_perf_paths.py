@@ -38,23 +38,26 @@ def test_gather_samplers_equal_grid_sample(layout):
         torch.testing.assert_close(fn(img, x), ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
 
 
-def test_small_renders_stay_eager_and_count_points(lite, pair):
-    lite.points_rendered = 0
-    with torch.no_grad():
-        state = lite.encode(*pair)
-        assert state._chunk_fn() is vi.State._render_chunk  # auto: nothing rendered yet
-        state.render((8, 9), [0.2, 0.4])
-    assert lite.points_rendered == 8 * 9 * 2
-    lite.points_rendered = vi.COMPILE_AFTER_POINTS
+def test_renders_compile_only_after_a_minute_of_eager_rendering(lite, pair, monkeypatch):
+    monkeypatch.delenv("VIDEOINR_COMPILE", raising=False)
+    lite.eager_render_seconds = 0.0
     try:
         with torch.no_grad():
+            state = lite.encode(*pair)
+            assert state._chunk_fn() is vi.State._render_chunk  # auto: nothing rendered yet
+            state.render((8, 9), [0.2, 0.4])
+            assert 0 < lite.eager_render_seconds < vi.COMPILE_AFTER_SECONDS
+            lite.eager_render_seconds = vi.COMPILE_AFTER_SECONDS
             assert state._chunk_fn() is vi._compiled_chunk
-        assert state._chunk_fn() is vi.State._render_chunk  # autograd on (training): never compiled
-        lite.compile_render = False
-        with torch.no_grad():
+            monkeypatch.setenv("VIDEOINR_COMPILE", "0")
             assert state._chunk_fn() is vi.State._render_chunk
+            monkeypatch.delenv("VIDEOINR_COMPILE")
+            lite.compile_render = False
+            assert state._chunk_fn() is vi.State._render_chunk
+            lite.compile_render = True
+        assert state._chunk_fn() is vi.State._render_chunk  # autograd on (training): never compiled
     finally:
-        lite.points_rendered, lite.compile_render = 0, None
+        lite.eager_render_seconds, lite.compile_render = 0.0, None
 
 
 def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):

@@ -17,14 +17,17 @@ eager PyTorch runs one op at a time through memory. Large inference renders on C
 `torch.compile`d copy of the per-chunk function (inductor fuses the sin/bias/gather/blend ops into a few
 vectorised loops; grid_sample is written as explicit gathers there so it fuses too). See `COMPILE_*` below:
 compiling costs ~1 minute once per process (seconds when inductor's on-disk cache is warm), so it starts only
-after a model has rendered `COMPILE_AFTER_POINTS` points eagerly; set VIDEOINR_COMPILE=0 to never compile or
-=1 to compile from the first render. Any compile failure (e.g. no C++ compiler) falls back to eager.
+after a model has spent `COMPILE_AFTER_SECONDS` rendering eagerly (then at most about twice the best choice's
+time whatever the job's length); set VIDEOINR_COMPILE=0 to never compile or =1 to compile from the first
+render. Compiled and eager outputs agree to float rounding (~1e-6). Any compile failure (e.g. no C++
+compiler) warns once and falls back to eager.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -40,9 +43,9 @@ from videoinr.models.encoder import ZoomingSlowMoEncoder
 from videoinr.models.siren import Siren
 
 PAD_MULTIPLE = 4  # two stride-2 pyramid levels
-# Compiled rendering (CPU, no autograd): after this many (pixel, t) points rendered eagerly by a model,
-# i.e. ~4.5 720p frames; small renders (tests, previews, estimates) never pay the compile.
-COMPILE_AFTER_POINTS = 1 << 22
+# Compiled rendering (CPU, no autograd) starts after a model has rendered eagerly for this long: about the
+# cold compile time, so short jobs (tests, previews, a short clip) never pay it and long ones pay it once.
+COMPILE_AFTER_SECONDS = 60.0
 # Render chunks on CPU: at most this many (pixel, t) points (and `max_query_points`), so a chunk's
 # activations stay in cache (measured: 2^13-2^14 best; 2^15 5-15% and 2^16 30% slower).
 CPU_RENDER_CHUNK = 1 << 14
@@ -99,8 +102,8 @@ class VideoINR(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.max_query_points = 1 << 16  # points per chunk when rendering; bounds peak memory
-        self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_POINTS); True/False: force
-        self.points_rendered = 0  # (pixel, t) points rendered so far, for the auto compile decision
+        self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_SECONDS); True/False: force
+        self.eager_render_seconds = 0.0  # time spent in eager renders, for the auto compile decision
         lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.lr_dim = lr_dim
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks)
@@ -270,9 +273,11 @@ class State:
         bf16 = torch.is_autocast_enabled(dev.type) and torch.get_autocast_dtype(dev.type) == torch.bfloat16
         state = dataclasses.replace(self, gemm_dtype=torch.bfloat16 if bf16 else None)
         chunk = self._chunk_fn()
+        t0 = time.perf_counter()
         with _fp32(coords):
             out = [chunk(state, coords[i : i + step], tvec) for i in range(0, coords.shape[0], step)]
-        self.model.points_rendered += coords.shape[0] * n_t
+        if chunk is State._render_chunk:
+            self.model.eager_render_seconds += time.perf_counter() - t0
         rgb = torch.cat(out, 2).clamp_(0, 1)
         return rgb.view(b, n_t, rh, rw, 3).permute(0, 1, 4, 2, 3)
 
@@ -285,7 +290,7 @@ class State:
             if env in ("0", "1"):
                 want = env == "1"
             else:
-                want = self.frames.device.type == "cpu" and m.points_rendered >= COMPILE_AFTER_POINTS
+                want = self.frames.device.type == "cpu" and m.eager_render_seconds >= COMPILE_AFTER_SECONDS
         if not want or torch.is_grad_enabled() or _COMPILED["broken"]:
             return State._render_chunk
         return _compiled_chunk
