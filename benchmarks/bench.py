@@ -15,6 +15,7 @@ is uniform. `--quick` is a small smoke case (36x64 -> 144x256, no subprocess RSS
 
     python benchmarks/bench.py                          # full run (~20-30 min on 2 cores), writes RESULTS.md
     python benchmarks/bench.py --quick --configs lite   # smoke test, prints only
+    python benchmarks/bench.py --sections memory        # re-measure one part; the rest from results.json
 """
 from __future__ import annotations
 
@@ -111,6 +112,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
 
 
+SECTIONS = ("models", "baselines", "compile", "vid4", "memory")
+RESULTS_JSON = ROOT / "benchmarks" / "results.json"
 WEIGHTS: dict[str, str] = {}  # --weights overrides: config name -> .safetensors path
 
 
@@ -284,8 +287,17 @@ def compile_warmup(name: str) -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------- memory (children)
-_RSS_FRAME = r"""
-import sys, torch, videoinr
+_HWM = r"""
+import atexit, sys
+def _report_hwm():  # peak RSS of this process image (not inherited from the parent, unlike ru_maxrss)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            sys.stderr.write(f"VMHWM_KB {line.split()[1]}\n")
+atexit.register(_report_hwm)
+"""
+
+_RSS_FRAME = _HWM + r"""
+import torch, videoinr
 from videoinr.models.registry import PRETRAINED
 name, h, w, H, W = sys.argv[1], *map(int, sys.argv[2:6])
 m = videoinr.create_model(name, pretrained=PRETRAINED[name].is_file())
@@ -296,17 +308,24 @@ with torch.inference_mode():
 assert out.shape[-2:] == (H, W)
 """
 
+_RSS_CLI = _HWM + r"""
+import runpy
+sys.argv = ["videoinr", *sys.argv[1:]]
+runpy.run_module("videoinr.cli", run_name="__main__")
+"""
+
 
 def child_max_rss(cmd: list[str], env: dict | None = None) -> tuple[int, float]:
-    """(peak RSS in bytes, wall seconds) of a child process, from wait4's rusage (that child only)."""
+    """(peak RSS in bytes, wall seconds) of a child Python process that reports its own VmHWM at exit
+    (wait4's ru_maxrss would include the benchmark's own RSS, inherited across fork + exec)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd[:4])}... failed:\n{err.decode()[-2000:]}")
-    return usage.ru_maxrss * 1024, time.perf_counter() - t0
+        raise RuntimeError(f"{' '.join(cmd[:4])}... failed:\n{proc.stderr[-2000:]}")
+    kb = [int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("VMHWM_KB ")]
+    if not kb:
+        raise RuntimeError("child did not report its peak RSS (needs Linux /proc)")
+    return kb[-1] * 1024, time.perf_counter() - t0
 
 
 def synthetic_video(path: Path, n: int, hw: tuple[int, int]) -> None:
@@ -345,7 +364,7 @@ def bench_memory(name: str, video_frames: list[int], video_hw: tuple[int, int], 
         if not src.exists():
             synthetic_video(src, n, video_hw)
         out = tmp / f"out{n}.mp4"
-        cmd = [sys.executable, "-m", "videoinr.cli", "upscale", str(src), "-o", str(out), "--scale", "4",
+        cmd = [sys.executable, "-c", _RSS_CLI, "upscale", str(src), "-o", str(out), "--scale", "4",
                "--time-scale", "2", "--model", weights, "--quiet", "--force"]
         env = dict(os.environ, VIDEOINR_COMPILE=compile_env) if compile_env else None
         rss, secs = child_max_rss(cmd, env)
@@ -393,7 +412,8 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
         L += ["| config | compile, cold cache | compile, warm cache | eager - compiled per frame "
               "| frames to pay back cold / warm |", "|---|---|---|---|---|"]
         for name, c in comp.items():
-            gain = c.get("gain_per_frame")
+            fp32 = [r for r in rows if r["config"] == name and r["precision"] == "fp32"]
+            gain = fp32[0]["render_frame_eager_s"] - fp32[0]["render_frame_s"] if fp32 else None
             pay = (f"{c['cold'] / gain:.0f} / {c['warm'] / gain:.0f}" if gain and gain > 0 else "n/a")
             L.append(f"| {name} | {c['cold']:.0f} s | {c['warm']:.1f} s | "
                      f"{fmt_s(gain) if gain else 'n/a'} | {pay} |")
@@ -413,7 +433,7 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
         L += ["| classical baseline (LR pair -> 8 frames at x8) | time / output frame |", "|---|---|"]
         L += [f"| {k} | {fmt_s(v)} |" for k, v in base.items()] + [""]
     if mem:
-        L += ["| peak RSS (child process, wait4) | RSS | wall |", "|---|---|---|"]
+        L += ["| peak RSS (VmHWM of a fresh child process) | RSS | wall |", "|---|---|---|"]
         for name, m in mem.items():
             L.append(f"| {name}: encode 270x480 + render one 1080x1920 frame | {m['rss_1080p'] / 2**30:.2f} GiB "
                      f"| {m['rss_1080p_s']:.0f} s |")
@@ -455,8 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video-frames", default="30,300", help="lengths of the synthetic upscale RSS runs (lite)")
     p.add_argument("--vid4-pairs", type=int, default=3, help="Vid4 pairs per sequence for bf16 vs fp32 (0: skip)")
     p.add_argument("--vid4-configs", default="lite", help="configs for the Vid4 bf16 check (paper is slow)")
-    p.add_argument("--no-memory", action="store_true", help="skip the child-process RSS runs")
-    p.add_argument("--no-compile-warmup", action="store_true", help="skip the cold/warm compile child runs")
+    p.add_argument("--sections", default=",".join(SECTIONS),
+                   help=f"comma list of parts to measure (default all: {','.join(SECTIONS)}); the others are "
+                        "taken from the last full-case run's benchmarks/results.json and marked with their date")
     p.add_argument("--out", type=Path, default=None,
                    help="markdown file to write (default benchmarks/RESULTS.md; quick: none)")
     args = p.parse_args(argv)
@@ -475,13 +496,19 @@ def main(argv: list[str] | None = None) -> int:
         lr, out, n_gemm = (36, 64), (144, 256), 1024
     else:
         lr, out, n_gemm = (180, 320), (720, 1280), 2048
+    sections = set(x for x in args.sections.split(",") if x)
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
+    if args.quick:
+        sections -= {"compile", "vid4", "memory"}
     info = machine()
     log(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}, {info['threads']} threads, load {info['load']}")
     peaks = {"n": n_gemm, "fp32": gemm_peak(torch.float32, n_gemm), "bf16": gemm_peak(torch.bfloat16, n_gemm)}
     log(f"GEMM peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s")
     frames = load_pair(lr)
     rows = []
-    for name in configs:
+    for name in configs if "models" in sections else []:
         case = Case(lr, out, None if args.quick or name != "paper" else args.paper_band)
         for prec in precisions:
             t0 = time.perf_counter()
@@ -489,21 +516,19 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             log(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}),
                 f"({time.perf_counter() - t0:.0f} s)")
-    base = bench_baselines(frames, out, reps)
+    base = bench_baselines(frames, out, reps) if "baselines" in sections else {}
     log("baselines:", {k: round(v, 4) for k, v in base.items()})
     comp, vid4, mem = {}, {}, {}
-    if not (args.quick or args.no_compile_warmup):
+    if "compile" in sections:
         for name in configs:
             cold, warm = compile_warmup(name)
-            fp32 = [r for r in rows if r["config"] == name and r["precision"] == "fp32"]
-            gain = fp32[0]["render_frame_eager_s"] - fp32[0]["render_frame_s"] if fp32 else None
-            comp[name] = {"cold": cold, "warm": warm, "gain_per_frame": gain}
+            comp[name] = {"cold": cold, "warm": warm}
             log(name, "compile:", comp[name])
-    if args.vid4_pairs > 0 and not args.quick:
+    if "vid4" in sections and args.vid4_pairs > 0:
         for name in [c for c in args.vid4_configs.split(",") if c]:
             vid4[name] = vid4_bf16(name, args.vid4_pairs)
             log(name, "vid4:", vid4[name])
-    if not (args.quick or args.no_memory):
+    if "memory" in sections:
         lens = [int(x) for x in args.video_frames.split(",") if x]
         with tempfile.TemporaryDirectory() as tmp:
             for name in configs:
@@ -513,8 +538,23 @@ def main(argv: list[str] | None = None) -> int:
                 log(name, "memory:", mem[name])
     note = (f"x4 from {lr[0]}x{lr[1]} to {out[0]}x{out[1]}" + ("" if args.quick or "paper" not in configs else
             f"; paper renders timed on the top {args.paper_band} rows and scaled to the frame"))
-    cmd = "python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = report(info, peaks, rows, base, mem, comp, vid4, note, cmd.strip())
+    cmd = ("python benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:])).strip()
+    parts = {"models": rows, "baselines": base, "compile": comp, "vid4": vid4, "memory": mem}
+    stamp = f"{info['date']}, load {info['load']}"
+    dated = {}
+    if not args.quick:  # merge with the sections of the last run that this one did not measure
+        saved = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
+        for key in SECTIONS:
+            if key in sections:
+                saved[key] = {"when": stamp, "cmd": cmd, "data": parts[key]}
+            elif key in saved:
+                parts[key] = saved[key]["data"]
+                dated[key] = f"{saved[key]['when']} (`{saved[key]['cmd']}`)"
+        RESULTS_JSON.write_text(json.dumps(saved, indent=1, default=list) + "\n")
+    text = report(info, peaks, parts["models"], parts["baselines"], parts["memory"], parts["compile"],
+                  parts["vid4"], note, cmd)
+    if dated:
+        text += "\n" + "\n".join(f"- '{k}' measured earlier: {v}" for k, v in dated.items()) + "\n"
     print(text)
     dest = args.out if args.out is not None else (None if args.quick else ROOT / "benchmarks" / "RESULTS.md")
     if dest is not None:
