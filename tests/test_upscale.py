@@ -19,6 +19,8 @@ from videoinr import cli
 from videoinr.data.frames import list_frames, read_image
 from videoinr.data.video import VideoWriter, iter_video, probe, read_video
 from videoinr.errors import VideoINRError
+
+from av_helpers import audio_packets, write_with_audio
 from videoinr.models.config import CONFIGS
 from videoinr.upscale import output_size, upscale
 
@@ -28,32 +30,6 @@ LR = (48, 32)  # (W, H) of test frames
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def write_with_audio(path: Path, frames, fps: int = 10) -> None:
-    """H.264 + AAC (a 440 Hz tone as long as the video), made with PyAV."""
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        aus = c.add_stream("aac", rate=44100, layout="mono")
-        for i, img in enumerate(frames):
-            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
-            fr.pts, fr.time_base = i, Fraction(1, fps)
-            c.mux(vs.encode(fr))
-        n = 44100 * len(frames) // fps
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
-        for s in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(tone[None, s : s + 1024], format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = 44100, s, Fraction(1, 44100)
-            c.mux(aus.encode(af))
-        c.mux(vs.encode(None))
-        c.mux(aus.encode(None))
-
-
-def audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
-
-
 def grab(path: Path, n: int, size=LR) -> list[np.ndarray]:
     out = []
     for f in iter_video(path):

@@ -16,6 +16,8 @@ from videoinr.data.video import (
 )
 from videoinr.errors import VideoINRError
 
+from av_helpers import audio_packets, write_with_audio
+
 BIKES = Path("train/bikes_scenecuts.mp4")
 DOG = Path("train/sam2_clips/01_dog.mp4")  # 1280x720, with an AAC audio stream
 
@@ -33,36 +35,6 @@ def _first_frames(path: Path, n: int, size: tuple[int, int] | None = (96, 64)) -
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return 10 * np.log10(255**2 / max(mse, 1e-12))
-
-
-def write_with_audio(path: Path, frames: list[np.ndarray], fps: int = 10, seconds: float | None = None) -> None:
-    """A small H.264 + AAC video made with PyAV (a 440 Hz tone as long as the video)."""
-    seconds = len(frames) / fps if seconds is None else seconds
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        aus = c.add_stream("aac", rate=44100, layout="mono")
-        for i, img in enumerate(frames):
-            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
-            fr.pts = i
-            fr.time_base = Fraction(1, fps)
-            c.mux(vs.encode(fr))
-        n = int(44100 * seconds)
-        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
-        for s in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(tone[None, s : s + 1024], format="fltp", layout="mono")
-            af.sample_rate = 44100
-            af.pts = s
-            af.time_base = Fraction(1, 44100)
-            c.mux(aus.encode(af))
-        c.mux(vs.encode(None))
-        c.mux(aus.encode(None))
-
-
-def audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
 
 
 def test_probe_real_file(shared_data):

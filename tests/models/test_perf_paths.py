@@ -9,18 +9,6 @@ import videoinr
 from videoinr.models import videoinr as vi
 
 
-@pytest.fixture(scope="module")
-def lite():
-    torch.manual_seed(0)
-    return videoinr.create_model("lite", pretrained=False)
-
-
-@pytest.fixture(scope="module")
-def pair():
-    torch.manual_seed(1)
-    return torch.rand(2, 3, 13, 17), torch.rand(2, 3, 13, 17)
-
-
 def _points(b, n, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.rand(b, n, 2, generator=g) * 2.6 - 1.3  # inside and outside the frame (border padding)

@@ -6,18 +6,6 @@ import videoinr
 from videoinr.models import CONFIGS, VideoINR, make_grid
 
 
-@pytest.fixture(scope="module")
-def lite():
-    torch.manual_seed(0)
-    return videoinr.create_model("lite", pretrained=False)
-
-
-@pytest.fixture(scope="module")
-def pair():
-    torch.manual_seed(1)
-    return torch.rand(2, 3, 13, 17), torch.rand(2, 3, 13, 17)  # odd sizes, not multiples of 4
-
-
 def test_paper_parameter_count():
     model = VideoINR(CONFIGS["paper"])
     n = sum(p.numel() for p in model.parameters())

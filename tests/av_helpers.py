@@ -1,0 +1,34 @@
+"""Small PyAV helpers shared by the video I/O and upscale tests."""
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def write_with_audio(path: Path, frames: list[np.ndarray], fps: int = 10, seconds: float | None = None) -> None:
+    """A small H.264 + AAC video made with PyAV (a 440 Hz tone, as long as the video unless `seconds`)."""
+    seconds = len(frames) / fps if seconds is None else seconds
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        aus = c.add_stream("aac", rate=44100, layout="mono")
+        for i, img in enumerate(frames):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts, fr.time_base = i, Fraction(1, fps)
+            c.mux(vs.encode(fr))
+        n = int(44100 * seconds)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 44100)).astype(np.float32)
+        for s in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(tone[None, s : s + 1024], format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 44100, s, Fraction(1, 44100)
+            c.mux(aus.encode(af))
+        c.mux(vs.encode(None))
+        c.mux(aus.encode(None))
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    """The raw packets of the first audio stream (to check a bit-exact stream copy)."""
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
