@@ -26,24 +26,43 @@ def test_gather_samplers_equal_grid_sample(layout):
         torch.testing.assert_close(fn(img, x), ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
 
 
+def test_hr_map_sampler_equals_grid_sample_on_a_box_covering_the_points():
+    """`_hr_bilinear` on a box of the frame = grid_sample on the whole frame, wherever the box covers the
+    points' neighbours (and at the frame's edges, border padding)."""
+    torch.manual_seed(0)
+    frame = torch.rand(2, 4, 9, 13)  # (B, C, H, W)
+    x = _points(2, 400)
+    ref = F.grid_sample(frame, x.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
+    rows = frame.permute(0, 2, 3, 1)
+    full = vi._hr_bilinear(rows.contiguous(), x, torch.tensor([0.0, 0.0, 13, 9]))
+    torch.testing.assert_close(full, ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
+    x0, y0, bw, bh = 2, 3, 8, 5  # a box of the 13 x 9 frame
+    px = torch.rand(2, 300, 2) * torch.tensor([bw - 1.0, bh - 1.0]) + torch.tensor([x0, y0])  # pixel units
+    inside = (2 * px + 1) / torch.tensor([13.0, 9.0]) - 1
+    part = rows[:, y0 : y0 + bh, x0 : x0 + bw].contiguous()
+    ref = F.grid_sample(frame, inside.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
+    got = vi._hr_bilinear(part, inside, torch.tensor([float(x0), float(y0), 13, 9]))
+    torch.testing.assert_close(got, ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
+
+
 def test_renders_compile_only_after_a_minute_of_eager_rendering(lite, pair, monkeypatch):
     monkeypatch.delenv("VIDEOINR_COMPILE", raising=False)
     lite.eager_render_seconds = 0.0
     try:
         with torch.no_grad():
             state = lite.encode(*pair)
-            assert state._chunk_fn() is vi.State._render_chunk  # auto: nothing rendered yet
+            assert not state._use_compiled()  # auto: nothing rendered yet
             state.render((8, 9), [0.2, 0.4])
             assert 0 < lite.eager_render_seconds < vi.COMPILE_AFTER_SECONDS
             lite.eager_render_seconds = vi.COMPILE_AFTER_SECONDS
-            assert state._chunk_fn() is vi._compiled_chunk
+            assert state._use_compiled()
             monkeypatch.setenv("VIDEOINR_COMPILE", "0")
-            assert state._chunk_fn() is vi.State._render_chunk
+            assert not state._use_compiled()
             monkeypatch.delenv("VIDEOINR_COMPILE")
             lite.compile_render = False
-            assert state._chunk_fn() is vi.State._render_chunk
+            assert not state._use_compiled()
             lite.compile_render = True
-        assert state._chunk_fn() is vi.State._render_chunk  # autograd on (training): never compiled
+        assert not state._use_compiled()  # autograd on (training): never compiled
     finally:
         lite.eager_render_seconds, lite.compile_render = 0.0, None
 
@@ -52,7 +71,8 @@ def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no C++ compiler")
 
-    monkeypatch.setitem(vi._COMPILED, "fn", broken)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
+    monkeypatch.setitem(vi._COMPILED, "fns", {})
     monkeypatch.setitem(vi._COMPILED, "broken", False)
     with torch.no_grad():
         state = lite.encode(*pair)
@@ -90,14 +110,16 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
     model = videoinr.create_model("lite", pretrained=False)
     model.max_query_points = 600  # several chunks, the last one partial
     cases = [((20, 30), [0.0, 0.4, 1.0], None), ((20, 30), [0.7], (3, 5, 11, 7)), ((9, 9), [0.1, 0.9], None)]
+    cases += [(size, times, region, True) for size, times, region in cases]  # the exact form too
+    cases = [c if len(c) == 4 else (*c, False) for c in cases]
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a compile failure must fail this test
         for frames in ((pair[0][:1], pair[1][:1]), (pair[0][:1, :, :9, :11], pair[1][:1, :, :9, :11])):
             state = model.encode(*frames)
-            for size, times, region in cases:
+            for size, times, region, exact in cases:
                 model.compile_render = False
-                ref = state.render(size, times, region)
+                ref = state.render(size, times, region, exact)
                 model.compile_render = True
-                out = state.render(size, times, region)
+                out = state.render(size, times, region, exact)
                 torch.testing.assert_close(out, ref, rtol=0, atol=2e-5)
     assert not vi._COMPILED["broken"]

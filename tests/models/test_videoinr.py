@@ -1,9 +1,11 @@
 """VideoINR model: shapes, consistency of render/query/chunking, gradients, parameter and FLOP counts."""
 import pytest
 import torch
+import torch.nn.functional as F
 
 import videoinr
 from videoinr.models import CONFIGS, VideoINR, make_grid
+from videoinr.models import videoinr as vi
 
 
 def test_paper_parameter_count():
@@ -49,16 +51,50 @@ def test_several_times_equal_separate_calls(lite, pair):
     torch.testing.assert_close(both, torch.cat([one, two], 1), rtol=0, atol=1e-6)
 
 
-def test_region_equals_crop_of_full_render(lite, pair):
+@pytest.mark.parametrize("exact", [False, True])
+def test_region_equals_crop_of_full_render(lite, pair, exact):
     with torch.no_grad():
         state = lite.encode(*pair)
-        full = state.render((35, 46), [0.5])
-        part = state.render((35, 46), [0.5], region=(7, 4, 20, 11))
+        full = state.render((35, 46), [0.5], exact=exact)
+        part = state.render((35, 46), [0.5], region=(7, 4, 20, 11), exact=exact)
     torch.testing.assert_close(part, full[..., 4:15, 7:27], rtol=0, atol=1e-6)
 
 
-def test_chunked_equals_unchunked(pair):
-    model = videoinr.create_model("paper", pretrained=False)  # also covers spatial_uses_t=True
+def test_region_equals_crop_when_flows_reach_outside_the_region(pair):
+    """Warp form: large flows read HR features outside the region; its HR map then covers them."""
+    torch.manual_seed(0)
+    model = videoinr.create_model("lite", pretrained=False)
+    with torch.no_grad():
+        model.temporal.out.bias.copy_(torch.tensor([3.0, -2.0, -2.5, 1.5]))  # LR pixels: 12 / 8 output pixels
+        state = model.encode(*pair)
+        full = state.render((52, 68), [0.2, 0.7])
+        part = state.render((52, 68), [0.2, 0.7], region=(20, 15, 17, 9))
+        assert vi._warp_box(vi.make_grid((52, 68), (20, 15, 17, 9)),
+                            torch.tensor([3.0, -2.0, -2.5, 1.5]).expand(1, 1, 153, 4), (52, 68), (13, 17))[2] > 17
+    torch.testing.assert_close(part, full[..., 15:24, 20:37], rtol=0, atol=1e-6)
+
+
+def test_warp_render_close_to_exact_render(pair):
+    """Whole frames warp the HR feature map (paper Sec. 3.5) instead of evaluating SpatialINR at every
+    warped point: an interpolation of the same function, close on smooth content, equal at zero flow."""
+    torch.manual_seed(0)
+    model = videoinr.create_model("lite", pretrained=False)
+    smooth = [F.interpolate(f, scale_factor=4, mode="bilinear", align_corners=False) for f in pair]
+    with torch.no_grad():
+        state = model.encode(*smooth)
+        warp = state.render((104, 136), [0.0, 0.5, 1.0])
+        exact = state.render((104, 136), [0.0, 0.5, 1.0], exact=True)
+        assert (warp - exact).abs().mean() < 0.02
+        model.temporal.out.weight.zero_()
+        model.temporal.out.bias.zero_()  # zero flow: the warped points are the pixel centres themselves
+        state = model.encode(*smooth)
+        torch.testing.assert_close(state.render((30, 40), [0.3]), state.render((30, 40), [0.3], exact=True),
+                                   rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["paper", "lite"])
+def test_chunked_equals_unchunked(pair, name):
+    model = videoinr.create_model(name, pretrained=False)  # paper: spatial_uses_t=True (exact form)
     model.encoder.recon_trunk = model.encoder.recon_trunk[:2]  # keep the test fast
     with torch.no_grad():
         state = model.encode(pair[0][:1], pair[1][:1])
@@ -72,7 +108,7 @@ def test_chunked_equals_unchunked(pair):
 def test_query_matches_render_at_pixel_centres(lite, pair):
     with torch.no_grad():
         state = lite.encode(*pair)
-        frame = state.render((21, 30), [0.3])[:, 0]
+        frame = state.render((21, 30), [0.3], exact=True)[:, 0]
         coords = make_grid((21, 30)).unsqueeze(0).expand(2, -1, -1)
         rgb = state.query(coords, 0.3).clamp(0, 1)
     torch.testing.assert_close(rgb.view(2, 21, 30, 3).permute(0, 3, 1, 2), frame, rtol=0, atol=1e-6)

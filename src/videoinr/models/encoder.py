@@ -3,7 +3,7 @@
 Two LR frames -> three LR feature maps (frame 0, a synthesised middle-time feature, frame 1), each
 (B, nf, h, w). Pipeline: shared feature extractor (conv + residual blocks) and 3-level pyramid; PCD
 alignment (deformable, both directions) fused by a 1x1 conv into the middle feature; a bidirectional
-deformable ConvLSTM over [F0, Fmid, F1]; a residual reconstruction trunk applied per time step.
+deformable ConvLSTM over [F0, Fmid, F1] (optional: `convlstm`); a residual reconstruction trunk applied per time step.
 Input height and width must be multiples of 4 (the caller pads; see `VideoINR.encode`).
 """
 from __future__ import annotations
@@ -155,13 +155,14 @@ class DeformableConvLSTM(nn.Module):
 class ZoomingSlowMoEncoder(nn.Module):
     """(B, 3, h, w) x 2 in [0, 1] -> (B, 3*nf, h, w): features at t = 0, 0.5, 1 concatenated."""
 
-    def __init__(self, nf: int = 64, groups: int = 8, front_blocks: int = 5, back_blocks: int = 40) -> None:
+    def __init__(self, nf: int = 64, groups: int = 8, front_blocks: int = 5, back_blocks: int = 40,
+                 convlstm: bool = True) -> None:
         super().__init__()
         self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
         self.feature_extraction = nn.Sequential(*[ResidualBlock(nf) for _ in range(front_blocks)])
         self.pyramid = Pyramid(nf)
         self.pcd = PCDAlign(nf, groups)
-        self.lstm = DeformableConvLSTM(nf, groups)
+        self.lstm = DeformableConvLSTM(nf, groups) if convlstm else None
         self.recon_trunk = nn.Sequential(*[ResidualBlock(nf) for _ in range(back_blocks)])
 
     def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
@@ -169,6 +170,8 @@ class ZoomingSlowMoEncoder(nn.Module):
         l1 = self.feature_extraction(_lrelu(self.conv_first(torch.cat([frame0, frame1], 0))))
         levels = self.pyramid(l1)
         mid = self.pcd([lv[:n] for lv in levels], [lv[n:] for lv in levels])
-        feats = self.lstm([l1[:n], mid, l1[n:]])
+        feats = [l1[:n], mid, l1[n:]]
+        if self.lstm is not None:
+            feats = self.lstm(feats)
         out = self.recon_trunk(torch.cat(feats, 0))  # one batched trunk pass over the 3 time steps
         return torch.cat(torch.split(out, n, 0), 1)
