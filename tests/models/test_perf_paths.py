@@ -123,3 +123,26 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
                 out = state.render(size, times, region, exact)
                 torch.testing.assert_close(out, ref, rtol=0, atol=2e-5)
     assert not vi._COMPILED["broken"]
+
+
+def test_encoder_runs_bf16_by_default_only_in_eval_on_native_bf16_hardware(lite, pair, monkeypatch):
+    monkeypatch.delenv("VIDEOINR_ENCODE_BF16", raising=False)
+    render = lambda: lite.encode(*pair).render((26, 34), [0.5], exact=True)  # noqa: E731
+    try:
+        with torch.no_grad():
+            lite.encode_bf16 = False
+            ref = render()
+            lite.encode_bf16 = True
+            low = render()
+            assert 0 < (low - ref).abs().max() < 0.05
+            lite.encode_bf16 = None
+            auto = render()
+            torch.testing.assert_close(auto, low if vi.native_bf16(torch.device("cpu")) else ref, rtol=0, atol=0)
+            monkeypatch.setenv("VIDEOINR_ENCODE_BF16", "0")
+            torch.testing.assert_close(render(), ref, rtol=0, atol=0)
+            monkeypatch.delenv("VIDEOINR_ENCODE_BF16")
+            lite.train()  # training: the trainer's own precision setting decides
+            torch.testing.assert_close(render(), ref, rtol=0, atol=0)
+    finally:
+        lite.eval()
+        lite.encode_bf16 = None

@@ -31,7 +31,9 @@ compiler) warns once and falls back to eager.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -56,6 +58,24 @@ COMPILE_AFTER_SECONDS = 60.0
 # Render chunks on CPU: at most this many (pixel, t) points (and `max_query_points`), so a chunk's
 # activations stay in cache (measured: 2^13-2^14 best; 2^15 5-15% and 2^16 30% slower).
 CPU_RENDER_CHUNK = 1 << 14
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 convolutions run natively (faster than float32) on `device`: a CUDA GPU with bf16, or
+    a CPU with AVX512-BF16 / AMX (read from /proc/cpuinfo; False where it cannot be read)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and _cpu_has_native_bf16()
 
 
 def pixel_centers(n: int, device=None, dtype=torch.float32) -> Tensor:
@@ -111,6 +131,7 @@ class VideoINR(nn.Module):
         self.max_query_points = 1 << 16  # points per chunk when rendering; bounds peak memory
         self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_SECONDS); True/False: force
         self.eager_render_seconds = 0.0  # time spent in eager renders, for the auto compile decision
+        self.encode_bf16: bool | None = None  # None: auto (see _encode_autocast); True/False: force
         lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.lr_dim = lr_dim
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks, cfg.convlstm)
@@ -122,6 +143,7 @@ class VideoINR(nn.Module):
         self.temporal = Siren(cfg.hr_dim + lr_dim + 3, cfg.temporal_hidden, 4, cfg.omega0)
         out_dim = 4 if cfg.rgb_skip else 3
         self.decoder = Siren(2 * (cfg.hr_dim + lr_dim) + 1, cfg.decoder_hidden, out_dim, cfg.omega0)
+        self.encoder.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ encode
     def encode(self, frame0: Tensor, frame1: Tensor) -> "State":
@@ -132,13 +154,28 @@ class VideoINR(nn.Module):
         b, _, h, w = frame0.shape
         ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
         pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
-        feat = self.encoder(pad(frame0), pad(frame1))[:, :, :h, :w]  # the only part autocast may run in bf16
+        cl = torch.channels_last  # the encoder's weights are channels-last too: 1.3x faster convs on CPU
+        with self._encode_autocast(frame0.device):  # the only part that may run in bf16
+            feat = self.encoder(pad(frame0).contiguous(memory_format=cl), pad(frame1).contiguous(memory_format=cl))
+        feat = feat[:, :, :h, :w]
         with _fp32(feat):
             frames = torch.cat([frame0, frame1], 1).float()
             lr = torch.cat([feat.float(), frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
             # channels-last: pixel rows for the gathers of the compiled renderer, a view for grid_sample
             frames = frames.contiguous(memory_format=torch.channels_last)
             return State(self, self._project(lr, b, h, w), frames)
+
+    def _encode_autocast(self, device: torch.device):
+        """bf16 autocast for the encoder when `encode_bf16` says so; None (default): in eval mode, without
+        an autocast of the caller, on hardware with native bf16 (measured on Vid4: within 0.01 dB of fp32,
+        1.7-2x faster encodes on an AVX512-BF16 CPU). VIDEOINR_ENCODE_BF16=0/1 overrides the default."""
+        want = self.encode_bf16
+        env = os.environ.get("VIDEOINR_ENCODE_BF16", "").strip()
+        if want is None and env in ("0", "1"):
+            want = env == "1"
+        if want is None:
+            want = not self.training and not torch.is_autocast_enabled(device.type) and native_bf16(device)
+        return torch.autocast(device.type, dtype=torch.bfloat16) if want else contextlib.nullcontext()
 
     def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
         """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
