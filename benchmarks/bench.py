@@ -73,7 +73,18 @@ def timed(fn, reps: int = 3, warmup: int = 1) -> float:
 
 
 def autocast(precision: str):
+    """fp32: everything float32; bf16: autocast around encode and render; default: what create_model does
+    (encoder in bf16 on native-bf16 CPUs, render float32), set through `model.encode_bf16` (`set_precision`)."""
     return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def set_precision(model, precision: str) -> None:
+    model.encode_bf16 = False if precision == "fp32" else None
+
+
+def render_peak(peaks: dict, precision: str) -> float:
+    """The GEMM peak a render at this precision is compared with (default renders in float32)."""
+    return peaks["bf16" if precision == "bf16" else "fp32"]
 
 
 def gemm_peak(dtype: torch.dtype, n: int) -> float:
@@ -142,7 +153,8 @@ class Case:
     band: int | None  # render only this many output rows (region) and scale to the frame
 
 
-def render_seconds(state, case: Case, times: list[float], precision: str, compiled: bool, reps: int) -> float:
+def render_seconds(state, case: Case, times: list[float], precision: str, compiled: bool, reps: int,
+                   exact: bool = False) -> float:
     """Seconds to render the len(times) frames of one pair at case.out (scaled from a band if set)."""
     H, W = case.out
     rows = min(case.band or H, H)
@@ -151,7 +163,7 @@ def render_seconds(state, case: Case, times: list[float], precision: str, compil
 
     def run():
         with torch.inference_mode(), autocast(precision):
-            state.render(case.out, times, region=region)
+            state.render(case.out, times, region=region, exact=exact)
 
     # compiled: one untimed call (the first full-size call after compiling still pays one-time costs)
     return timed(run, reps=reps, warmup=1 if compiled else 0) * H / rows
@@ -170,6 +182,7 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
                  "load": os.getloadavg()[0]}
     model, res["weights"] = build(name)
     model.max_query_points = _default_chunk(model)
+    set_precision(model, precision)
 
     def enc():
         with torch.inference_mode(), autocast(precision):
@@ -200,6 +213,11 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
                 state.render(case.out, X8, region=(0, 0, min(W, 256), min(H, 16)))
         res[f"x8_{key}_s"] = render_seconds(state, case, X8, precision, mode, reps)
         res[f"x2_{key}_s"] = render_seconds(state, case, X2, precision, mode, reps)
+    if not model.cfg.spatial_uses_t:  # what the frame form (HR feature map warped per t) buys
+        log(f"{name} {precision}: render exact form")
+        with torch.inference_mode(), autocast(precision):
+            state.render(case.out, X8, region=(0, 0, min(W, 256), min(H, 16)), exact=True)
+        res["x8_exact_s"] = render_seconds(state, case, X8, precision, True, reps, exact=True)
     res["render_frame_s"] = res["x8_compiled_s"] / len(X8)
     res["render_frame_eager_s"] = res["x8_eager_s"] / len(X8)
     res["gflops_render"] = res["flops_px"] * H * W / res["render_frame_s"] / 1e9
@@ -210,6 +228,7 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
     log(f"{name} {precision}: other cache mode")
     other, _ = build(name, spatial_uses_t=not model.cfg.spatial_uses_t)
     other.max_query_points = model.max_query_points
+    set_precision(other, precision)
     with torch.inference_mode(), autocast(precision):
         st2 = other.encode(f0, f1)
         other.compile_render = True
@@ -245,19 +264,21 @@ def vid4_bf16(name: str, pairs: int) -> dict:
 
     model, label = build(name)
     vid4 = ROOT / ".." / "shared" / "data" / "vid4"
-    scores: dict[str, list[float]] = {"fp32": [], "bf16": [], "between": []}
+    scores: dict[str, list[float]] = {"fp32": [], "default": [], "bf16": [], "between": [], "between_default": []}
     for seq in sorted(p.name for p in vid4.iterdir() if p.is_dir()):
         paths = list_frames(vid4 / seq)
         for i in range(0, min(2 * pairs, len(paths) - 2), 2):
             gt = [modcrop(read_image(paths[i + k]), 4) for k in range(3)]
             lr = [to_tensor(make_lr(g, 4)) for g in gt]
             outs = {}
-            for prec in ("fp32", "bf16"):
+            for prec in ("fp32", "default", "bf16"):
+                set_precision(model, prec)
                 with torch.inference_mode(), autocast(prec):
                     y = model.encode(lr[0], lr[2]).render(gt[0].shape[:2], [0.0, 0.5])
                 outs[prec] = (y[0].float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
                 scores[prec] += [psnr(outs[prec][k], gt[k]) for k in range(2)]
             scores["between"] += [psnr(outs["bf16"][k], outs["fp32"][k]) for k in range(2)]
+            scores["between_default"] += [psnr(outs["default"][k], outs["fp32"][k]) for k in range(2)]
     res = {k: float(np.mean(v)) for k, v in scores.items()}
     res.update(weights=label, frames=len(scores["fp32"]))
     return res
@@ -388,10 +409,11 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
     if rows:
         L += ["| config | prec | weights | LR | encode / pair | render / frame, eager | render / frame, compiled "
               "| FLOPs / out px | render GFLOP/s | of GEMM peak | frame @x2 | frame @x8 | x8 / x2 "
-              "| other cache mode: frame @x2 / @x8 | load |",
-              "|" + "---|" * 15]
+              "| other cache mode: frame @x2 / @x8 | render / frame, exact form | load |",
+              "|" + "---|" * 16]
         for r in rows:
-            peak = peaks[r["precision"]]
+            peak = render_peak(peaks, r["precision"])
+            exact = fmt_s(r["x8_exact_s"] / len(X8)) if "x8_exact_s" in r else "-"
             oc = r["other_cache"]
             tag = "t in SpatialINR (no cache)" if oc["spatial_uses_t"] else "no t in SpatialINR (cache)"
             L.append(
@@ -400,19 +422,23 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
                 f"| {fmt_s(r['render_frame_s'])} | {r['flops_px'] / 1e3:.1f} K | {r['gflops_render']:.1f} "
                 f"| {100 * r['gflops_render'] * 1e9 / peak:.0f}% | {fmt_s(r['frame_x2_compiled'])} "
                 f"| {fmt_s(r['frame_x8_compiled'])} | {r['frame_x8_compiled'] / r['frame_x2_compiled']:.2f} "
-                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} | {r['load']:.1f} |")
+                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} | {exact} | {r['load']:.1f} |")
         H, W = rows[0]["out"]
         L += ["", f"Output {W}x{H}. Frame @xN = (encode + render of the N frames of one pair) / N with the compiled "
               "renderer. FLOPs are the GEMM FLOPs torch.utils.flop_counter counts in an eager render at x8 (the "
               "sines, gathers and adds are not counted); render GFLOP/s = those FLOPs / compiled render time. "
               "Rows use the config's own spatial_uses_t; 'other cache mode' is the same network with it "
-              "flipped (random init; same encode time). Load: 1-minute load average when the row started "
+              "flipped (random init; same encode time). Precision: fp32 = everything float32; bf16 = autocast "
+              "around encode and render; default = `create_model`'s defaults (encoder under bf16 autocast on "
+              "this native-bf16 CPU, render float32). Render, exact form: the compiled per-point form "
+              "(`render(exact=True)`: SpatialINR at every warped point) instead of the default frame form "
+              "(HR feature map warped per t). Load: 1-minute load average when the row started "
               "(2 cores; above ~2.2 other jobs were competing).", ""]
     if comp:
         L += ["| config | compile, cold cache | compile, warm cache | eager - compiled per frame "
               "| frames to pay back cold / warm |", "|---|---|---|---|---|"]
         for name, c in comp.items():
-            fp32 = [r for r in rows if r["config"] == name and r["precision"] == "fp32"]
+            fp32 = [r for r in rows if r["config"] == name and r["precision"] in ("fp32", "default")]
             gain = fp32[0]["render_frame_eager_s"] - fp32[0]["render_frame_s"] if fp32 else None
             pay = (f"{c['cold'] / gain:.0f} / {c['warm'] / gain:.0f}" if gain and gain > 0 else "n/a")
             L.append(f"| {name} | {c['cold']:.0f} s | {c['warm']:.1f} s | "
@@ -421,14 +447,17 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
               "size, number of times and LR size). By default (`compile_render=None`) a model compiles after it "
               "has spent a minute rendering eagerly.", ""]
     if vid4:
-        L += ["| config | weights | Vid4 frames | Y-PSNR fp32 | Y-PSNR bf16 | bf16 - fp32 "
-              "| PSNR(bf16 output, fp32 output) |",
-              "|---|---|---|---|---|---|---|"]
+        L += ["| config | weights | Vid4 frames | Y-PSNR fp32 | Y-PSNR default (bf16 encoder) | default - fp32 "
+              "| Y-PSNR bf16 | bf16 - fp32 | PSNR(default output, fp32 output) | PSNR(bf16 output, fp32 output) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
         for name, v in vid4.items():
-            L.append(f"| {name} | {v['weights']} | {v['frames']} | {v['fp32']:.3f} dB | {v['bf16']:.3f} dB "
-                     f"| {v['bf16'] - v['fp32']:+.3f} dB | {v['between']:.1f} dB |")
+            dflt = (f"{v['default']:.3f} dB | {v['default'] - v['fp32']:+.3f} dB" if "default" in v else "- | -")
+            L.append(f"| {name} | {v['weights']} | {v['frames']} | {v['fp32']:.3f} dB | {dflt} | {v['bf16']:.3f} dB "
+                     f"| {v['bf16'] - v['fp32']:+.3f} dB | {v.get('between_default', float('nan')):.1f} dB "
+                     f"| {v['between']:.1f} dB |")
         L += ["", "Vid4 protocol (x4 space, x2 time), the first pairs of each sequence; bf16 = autocast around "
-              "encode and render (encoder convs and the renderer's per-point GEMMs in bf16).", ""]
+              "encode and render (encoder convs and the renderer's per-point GEMMs in bf16); default = the "
+              "encoder alone under bf16 autocast (`create_model`'s default on this CPU).", ""]
     if base:
         L += ["| classical baseline (LR pair -> 8 frames at x8) | time / output frame |", "|---|---|"]
         L += [f"| {k} | {fmt_s(v)} |" for k, v in base.items()] + [""]
@@ -465,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small smoke case (36x64 -> 144x256), no child runs")
     p.add_argument("--configs", default="lite,paper", help="comma list of model configs (default lite,paper)")
-    p.add_argument("--precisions", default="fp32,bf16")
+    p.add_argument("--precisions", default="default,fp32,bf16")
     p.add_argument("--paper-band", type=int, default=180,
                    help="output rows of paper's timed renders, scaled to the frame (default 180 = 1/4 of 720p)")
     p.add_argument("--reps", type=int, default=None, help="timed repetitions, best is kept (default 3; quick 2)")
