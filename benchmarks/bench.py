@@ -422,7 +422,8 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
                 f"| {fmt_s(r['render_frame_s'])} | {r['flops_px'] / 1e3:.1f} K | {r['gflops_render']:.1f} "
                 f"| {100 * r['gflops_render'] * 1e9 / peak:.0f}% | {fmt_s(r['frame_x2_compiled'])} "
                 f"| {fmt_s(r['frame_x8_compiled'])} | {r['frame_x8_compiled'] / r['frame_x2_compiled']:.2f} "
-                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} | {exact} | {r['load']:.1f} |")
+                f"| {tag}: {fmt_s(oc['frame_x2'])} / {fmt_s(oc['frame_x8'])} | {exact} | {r['load']:.1f}"
+                f"{' (' + r['when'].split(',')[0] + ')' if r.get('when') else ''} |")
         H, W = rows[0]["out"]
         L += ["", f"Output {W}x{H}. Frame @xN = (encode + render of the N frames of one pair) / N with the compiled "
               "renderer. FLOPs are the GEMM FLOPs torch.utils.flop_counter counts in an eager render at x8 (the "
@@ -433,7 +434,7 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
               "this native-bf16 CPU, render float32). Render, exact form: the compiled per-point form "
               "(`render(exact=True)`: SpatialINR at every warped point) instead of the default frame form "
               "(HR feature map warped per t). Load: 1-minute load average when the row started "
-              "(2 cores; above ~2.2 other jobs were competing).", ""]
+              "(2 cores; above ~2.2 other jobs were competing) and when the row was measured.", ""]
     if comp:
         L += ["| config | compile, cold cache | compile, warm cache | eager - compiled per frame "
               "| frames to pay back cold / warm |", "|---|---|---|---|---|"]
@@ -574,7 +575,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:  # merge with the sections of the last run that this one did not measure
         saved = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {}
         for key in SECTIONS:
-            if key in sections:
+            if key == "models" and key in sections and key in saved:  # keep rows of other configs/precisions
+                mine = {(r["config"], r["precision"]) for r in rows}
+                kept = [dict(r, when=r.get("when", saved[key]["when"])) for r in saved[key]["data"]
+                        if (r["config"], r["precision"]) not in mine]
+                parts[key] = [dict(r, when=stamp) for r in rows] + kept
+                saved[key] = {"when": stamp, "cmd": cmd, "data": parts[key]}
+            elif key in sections:
                 saved[key] = {"when": stamp, "cmd": cmd, "data": parts[key]}
             elif key in saved:
                 parts[key] = saved[key]["data"]
