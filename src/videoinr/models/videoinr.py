@@ -13,10 +13,11 @@ product is computed once per pair at LR resolution and sampled (`_LRMaps`): per 
 small MLP layers remain.
 
 Whole frames (`State.render`) use the paper's frame form (Sec. 3.5) when SpatialINR does not take t:
-h is computed once per output pixel (pass 1, with the flows of every t), and h(x_k) is read from that HR
-feature map by bilinear sampling at the warped points (pass 2) instead of running SpatialINR at each of
-them (measured on Vid4 with the shipped lite: within 0.001 dB of the exact form, 1.3x faster to render).
-The map covers the box of pixels the warped points read, so regions and chunks still agree exactly with
+h is computed once per output pixel (pass 1, with the flows of every t), and the decoder's first-layer
+terms of h(x_k) and of the LR feature at x_k are read from HR maps of those terms by bilinear sampling at
+the warped points (pass 2) instead of running SpatialINR at each of them (measured on the first 5 frames of
+each Vid4 sequence with the previous lite weights: 23.7309 dB vs 23.7308 exact; speed: benchmarks/RESULTS.md).
+The maps cover the box of pixels the warped points read, so regions and chunks still agree exactly with
 the full frame. `render(..., exact=True)` and `query` evaluate the per-point form.
 
 Speed (see benchmarks/RESULTS.md): per point the work is small GEMMs plus elementwise sin/add/gathers, which
@@ -262,20 +263,24 @@ class State:
         skip = None
         if self.model.cfg.rgb_skip:
             skip = (_bicubic(self.frames[:, :3], x1), _bicubic(self.frames[:, 3:], x2))
-        return self._decode(x1, x2, h12[:, :n], h12[:, n:], skip, t)
+        z = self._decoder_terms(x1, h12[:, :n], 1) + self._decoder_terms(x2, h12[:, n:], 2)
+        return self._decode(z, skip, t)
 
-    def _decode(self, x1: Tensor, x2: Tensor, h1: Tensor, h2: Tensor, skip: tuple[Tensor, Tensor] | None,
-                t: Tensor) -> Tensor:
-        """RGB (B, N, 3) from the warped points x1, x2 (B, N, 2), the HR features there h1, h2 (B, N, hr_dim),
-        the LR frames sampled there (rgb_skip configs: two (B, N, 3)) and t (B, N)."""
+    def _decoder_terms(self, x: Tensor, h: Tensor, k: int) -> Tensor:
+        """The decoder's first-layer pre-activation terms (B, N, C) of warped point k (1 or 2) at points x
+        (B, N, 2) with HR feature h there (B, N, hr_dim): the bilinear LR map plus the h product."""
         m, cfg = self.model, self.model.cfg
-        d, hr, w0 = m.lr_dim, cfg.hr_dim, cfg.omega0
-        dw = m.decoder.first.weight * w0
+        d, hr = m.lr_dim, cfg.hr_dim
+        lo = 0 if k == 1 else hr + d
+        w = m.decoder.first.weight[:, lo : lo + hr] * cfg.omega0
+        return self.grid.bilinear(self.maps[f"decoder{k}"], x) + _linear_parts([h], w, self.gemm_dtype)
+
+    def _decode(self, z: Tensor, skip: tuple[Tensor, Tensor] | None, t: Tensor) -> Tensor:
+        """RGB (B, N, 3) from the decoder's first-layer terms of both warped points z (B, N, C) (see
+        `_decoder_terms`), the LR frames sampled there (rgb_skip configs: two (B, N, 3)) and t (B, N)."""
+        m = self.model
         t1 = t.unsqueeze(-1)
-        z_d = self.grid.bilinear(self.maps["decoder1"], x1) + self.grid.bilinear(self.maps["decoder2"], x2)
-        z_d = z_d + _linear_parts([h1, h2, t1], torch.cat([dw[:, :hr], dw[:, hr + d : 2 * hr + d], dw[:, -1:]], 1),
-                                  self.gemm_dtype)
-        out = m.decoder.from_first(z_d, self.gemm_dtype)
+        out = m.decoder.from_first(z + t1 * (m.decoder.first.weight[:, -1] * m.cfg.omega0), self.gemm_dtype)
         if skip is None:
             return out
         a, b = skip
@@ -347,16 +352,16 @@ class State:
                 out = [fn(State._render_chunk)(state, coords[i : i + step], tvec) for i in chunks()]
             else:
                 # pass 1, per pixel: HR feature and the flows at every t
-                feats, flows = zip(*(fn(State._pixel_pass)(state, coords[i : i + step], tvec) for i in chunks()))
-                feat, flow = torch.cat(feats, 1), torch.cat(flows, 2)
+                q1s, q2s, flows = zip(*(fn(State._pixel_pass)(state, coords[i : i + step], tvec) for i in chunks()))
+                q1, q2, flow = torch.cat(q1s, 1), torch.cat(q2s, 1), torch.cat(flows, 2)
                 # the HR maps over the output pixels the warped points read (a box around the region)
                 box = _warp_box(coords, flow, (height, width), self.lr_size)
                 if box == (rx, ry, rw, rh):
-                    hr_map = feat.view(b, rh, rw, -1)
+                    q1, q2 = q1.view(b, rh, rw, -1), q2.view(b, rh, rw, -1)
                 else:
-                    hr_map = self._hr_feature_map((height, width), box, max(1, limit), fn)
+                    q1, q2 = self._hr_maps((height, width), box, max(1, limit), fn)
                 origin = torch.tensor([box[0], box[1], width, height], device=dev, dtype=dtype)
-                out = [fn(State._decode_pass)(state, coords[i : i + step], tvec, flow[:, :, i : i + step], hr_map,
+                out = [fn(State._decode_pass)(state, coords[i : i + step], tvec, flow[:, :, i : i + step], q1, q2,
                                               origin) for i in chunks()]
         if not compiled:
             self.model.eager_render_seconds += time.perf_counter() - t0
@@ -389,21 +394,25 @@ class State:
             base = self._temporal_base(x, self._spatial(x, None)).repeat(1, n_t, 1)
         return self._rgb(xt, tt, base).view(b, n_t, n, 3)
 
-    def _pixel_pass(self, coords: Tensor, tvec: Tensor) -> tuple[Tensor, Tensor]:
-        """Warp form, pass 1: HR feature (B, n, hr_dim) at the n pixels coords (n, 2) and the flows
-        (B, T, n, 4) there for every time in tvec (T,)."""
+    def _pixel_pass(self, coords: Tensor, tvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Warp form, pass 1, at the n pixels coords (n, 2): the decoder's first-layer terms of a point
+        that lands on each pixel as warped point 1 and as warped point 2, (B, n, C) each (see
+        `_decoder_terms`: they hold the HR feature h, so pass 2 warps them instead of h), and the flows
+        (B, T, n, 4) at every time in tvec (T,)."""
         b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
         x = coords.unsqueeze(0).expand(b, -1, -1)
         feat = self._spatial(x, None)
         base = self._temporal_base(x, feat).repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
-        return feat, self._flow(tt, base).view(b, n_t, n, 4)
+        flow = self._flow(tt, base).view(b, n_t, n, 4)
+        return self._decoder_terms(x, feat, 1), self._decoder_terms(x, feat, 2), flow
 
-    def _decode_pass(self, coords: Tensor, tvec: Tensor, flow: Tensor, hr_map: Tensor, origin: Tensor) -> Tensor:
+    def _decode_pass(self, coords: Tensor, tvec: Tensor, flow: Tensor, q1: Tensor, q2: Tensor,
+                     origin: Tensor) -> Tensor:
         """Warp form, pass 2: RGB (B, T, n, 3) at pixels coords (n, 2), times tvec (T,), flows (B, T, n, 4):
-        the HR feature map (B, bh, bw, hr_dim) over the box at `origin` (see `_hr_bilinear`) is sampled
-        bilinearly at the warped points; the rgb_skip frames stay bicubic-sampled there (interpolating a
-        bicubic-upsampled frame instead cost 0.03 dB on Vid4; the features lose nothing measurable)."""
+        the HR maps q1, q2 (B, bh, bw, C) of pass 1 over the box at `origin` (see `_hr_bilinear`) are
+        sampled bilinearly at the warped points; the rgb_skip frames stay bicubic-sampled there
+        (interpolating a bicubic-upsampled frame instead cost 0.03 dB on Vid4)."""
         b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
         xt = coords.unsqueeze(0).expand(b, -1, -1).repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
@@ -411,16 +420,16 @@ class State:
         skip = None
         if self.model.cfg.rgb_skip:
             skip = (_bicubic(self.frames[:, :3], x1), _bicubic(self.frames[:, 3:], x2))
-        return self._decode(x1, x2, _hr_bilinear(hr_map, x1, origin), _hr_bilinear(hr_map, x2, origin), skip,
-                            tt).view(b, n_t, n, 3)
+        z = _hr_bilinear(q1, x1, origin) + _hr_bilinear(q2, x2, origin)
+        return self._decode(z, skip, tt).view(b, n_t, n, 3)
 
-    def _hr_feature_map(self, size: tuple[int, int], box: tuple[int, int, int, int], step: int, fn) -> Tensor:
-        """SpatialINR's HR feature (B, bh, bw, hr_dim) at the output pixels of box = (x, y, w, h)."""
+    def _hr_maps(self, size: tuple[int, int], box: tuple[int, int, int, int], step: int, fn) -> tuple[Tensor, Tensor]:
+        """Pass 1's two HR maps (B, bh, bw, C) at the output pixels of box = (x, y, w, h)."""
         b = self.frames.shape[0]
         coords = make_grid(size, box, self.frames.device).to(self.frames.dtype)
         tvec = coords.new_zeros(1)
-        feats = [fn(State._pixel_pass)(self, coords[i : i + step], tvec)[0] for i in range(0, coords.shape[0], step)]
-        return torch.cat(feats, 1).view(b, box[3], box[2], -1)
+        parts = [fn(State._pixel_pass)(self, coords[i : i + step], tvec)[:2] for i in range(0, coords.shape[0], step)]
+        return tuple(torch.cat(p, 1).view(b, box[3], box[2], -1) for p in zip(*parts))
 
 
 def _warp_box(coords: Tensor, flow: Tensor, size: tuple[int, int], lr_size: tuple[int, int]) -> tuple[int, int, int, int]:
