@@ -152,3 +152,18 @@ def test_render_rejects_region_outside_frame(lite, pair):
     state = lite.encode(*pair)
     with pytest.raises(videoinr.VideoINRError, match="region"):
         state.render((20, 20), [0.5], region=(10, 10, 20, 5))
+
+
+def test_warp_form_without_rgb_skip(pair):
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = VideoINR(dataclasses.replace(CONFIGS["lite"], rgb_skip=False)).eval()
+    with torch.no_grad():
+        state = model.encode(*pair)
+        full = state.render((30, 41), [0.0, 0.6])
+        part = state.render((30, 41), [0.6], region=(5, 6, 13, 9))
+        exact = state.render((30, 41), [0.0, 0.6], exact=True)
+    assert full.shape == (2, 2, 3, 30, 41)
+    torch.testing.assert_close(part[:, 0], full[:, 1, :, 6:15, 5:18], rtol=0, atol=1e-6)
+    assert (full - exact).abs().mean() < 0.05
