@@ -465,7 +465,8 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
     if mem:
         L += ["| peak RSS (VmHWM of a fresh child process) | RSS | wall |", "|---|---|---|"]
         for name, m in mem.items():
-            L.append(f"| {name}: encode 270x480 + render one 1080x1920 frame | {m['rss_1080p'] / 2**30:.2f} GiB "
+            when = f" (measured {m['when'].split(',')[0]})" if m.get("when") else ""
+            L.append(f"| {name}: encode 270x480 + render one 1080x1920 frame{when} | {m['rss_1080p'] / 2**30:.2f} GiB "
                      f"| {m['rss_1080p_s']:.0f} s |")
             for v in m.get("video", []):
                 n = v["frames"]

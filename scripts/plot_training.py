@@ -12,9 +12,11 @@ import numpy as np  # noqa: E402
 def main(run: str, out: str) -> None:
     with open(f"{run}/metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    steps = np.array([int(r["step"]) for r in rows])
-    loss = np.array([float(r["loss"]) for r in rows])
+    trained = [r for r in rows if r.get("loss")]  # the step-0 row holds only the starting validation
+    steps = np.array([int(r["step"]) for r in trained])
+    loss = np.array([float(r["loss"]) for r in trained])
     val = [(int(r["step"]), float(r["val_psnr"])) for r in rows if r.get("val_psnr")]
+    inner = [(int(r["step"]), float(r["val_psnr_interior"])) for r in rows if r.get("val_psnr_interior")]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     a.plot(steps, loss, lw=0.5, alpha=0.4, label="loss")
     k = max(1, len(loss) // 50)
@@ -22,8 +24,11 @@ def main(run: str, out: str) -> None:
     a.set(xlabel="step", ylabel="Charbonnier loss", yscale="log", title="training loss")
     a.legend()
     if val:
-        b.plot(*zip(*val), "o-")
-    b.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR (held-out clip, x4, all t)")
+        b.plot(*zip(*val), "o-", label="all 5 frames")
+    if inner:
+        b.plot(*zip(*inner), "s-", label="interpolated 3")
+    b.set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR (held-out clip, x4)")
+    b.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
