@@ -14,7 +14,8 @@ class ModelConfig:
     nf: encoder width; the LR feature fed to the INRs has 3 * nf channels (t = 0, 0.5, 1 features).
     groups: deformable groups of every DCN. front_blocks / back_blocks: residual blocks before the
     pyramid and in the reconstruction trunk. convlstm: run the bidirectional deformable ConvLSTM
-    (Zooming SlowMo; most of a small encoder's cost) or feed [F0, Fmid, F1] straight to the trunk. hr_dim: width of SpatialINR's output (the HR feature).
+    (Zooming SlowMo; most of a small encoder's cost) or feed [F0, Fmid, F1] straight to the trunk.
+    hr_dim: width of SpatialINR's output (the HR feature).
     *_hidden: hidden widths of the three SIRENs; omega0: SIREN frequency.
     spatial_uses_t: feed t to SpatialINR (released code) or not (paper Eq. 2; the HR feature is then
     computed once per pair and pixel and reused for every t).

@@ -3,7 +3,8 @@
 Two LR frames -> three LR feature maps (frame 0, a synthesised middle-time feature, frame 1), each
 (B, nf, h, w). Pipeline: shared feature extractor (conv + residual blocks) and 3-level pyramid; PCD
 alignment (deformable, both directions) fused by a 1x1 conv into the middle feature; a bidirectional
-deformable ConvLSTM over [F0, Fmid, F1] (optional: `convlstm`); a residual reconstruction trunk applied per time step.
+deformable ConvLSTM over [F0, Fmid, F1] (optional: `convlstm`); a residual reconstruction trunk applied
+per time step.
 Input height and width must be multiples of 4 (the caller pads; see `VideoINR.encode`).
 """
 from __future__ import annotations

@@ -261,11 +261,14 @@ class State:
         x1, x2 = self._warp(x, self._flow(t, z_base))
         n = x.shape[1]
         h12 = self._spatial(torch.cat([x1, x2], 1), torch.cat([t, t], 1))  # both warped points in one pass
-        skip = None
-        if self.model.cfg.rgb_skip:
-            skip = (_bicubic(self.frames[:, :3], x1), _bicubic(self.frames[:, 3:], x2))
         z = self._decoder_terms(x1, h12[:, :n], 1) + self._decoder_terms(x2, h12[:, n:], 2)
-        return self._decode(z, skip, t)
+        return self._decode(z, self._skip(x1, x2), t)
+
+    def _skip(self, x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor] | None:
+        """rgb_skip configs: frame 0 at warped points x1 and frame 1 at x2 (B, N, 2), bicubic, (B, N, 3) each."""
+        if not self.model.cfg.rgb_skip:
+            return None
+        return _bicubic(self.frames[:, :3], x1), _bicubic(self.frames[:, 3:], x2)
 
     def _decoder_terms(self, x: Tensor, h: Tensor, k: int) -> Tensor:
         """The decoder's first-layer pre-activation terms (B, N, C) of warped point k (1 or 2) at points x
@@ -419,11 +422,8 @@ class State:
         xt = coords.unsqueeze(0).expand(b, -1, -1).repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
         x1, x2 = self._warp(xt, flow.reshape(b, n_t * n, 4))
-        skip = None
-        if self.model.cfg.rgb_skip:
-            skip = (_bicubic(self.frames[:, :3], x1), _bicubic(self.frames[:, 3:], x2))
         z = _hr_bilinear(q1, x1, origin) + _hr_bilinear(q2, x2, origin)
-        return self._decode(z, skip, tt).view(b, n_t, n, 3)
+        return self._decode(z, self._skip(x1, x2), tt).view(b, n_t, n, 3)
 
     def _hr_maps(self, size: tuple[int, int], box: tuple[int, int, int, int], step: int, fn) -> tuple[Tensor, Tensor]:
         """Pass 1's two HR maps (B, bh, bw, C) at the output pixels of box = (x, y, w, h)."""
@@ -442,8 +442,8 @@ def _warp_box(coords: Tensor, flow: Tensor, size: tuple[int, int], lr_size: tupl
     for axis, n_out, n_lr in ((0, width, w), (1, height, h)):
         px = ((coords[:, axis] + 1) * n_out - 1) / 2  # output pixel units
         f = flow[..., axis :: 2].nan_to_num(0.0) * (n_out / n_lr)
-        lo = float(torch.amin(px.view(1, 1, -1, 1) + f)) if f.numel() else float(px.min())
-        hi = float(torch.amax(px.view(1, 1, -1, 1) + f)) if f.numel() else float(px.max())
+        lo = float(torch.amin(px.view(1, 1, -1, 1) + f))
+        hi = float(torch.amax(px.view(1, 1, -1, 1) + f))
         lo = min(max(math.floor(lo) - 1, 0), n_out - 1)
         hi = min(max(math.floor(hi) + 2, 0), n_out - 1)
         out.append((lo, hi - lo + 1))
