@@ -710,8 +710,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
         raise VideoINRError(f"config key 'batch_size': {cfg.batch_size} is not divisible by {d.world} processes")
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // d.local_world))
-    elif cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    else:
+        torch.backends.cudnn.benchmark = True  # the encoder's input shape is fixed (lr_patch): tune once
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists() and not resume:
         raise VideoINRError(f"{out} already holds a checkpoint: pass --resume to continue it, or another --out")
