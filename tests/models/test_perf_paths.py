@@ -74,6 +74,7 @@ def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
     monkeypatch.setitem(vi._COMPILED, "fns", {})
     monkeypatch.setitem(vi._COMPILED, "broken", False)
+    lite.render_bf16 = False  # float32 GEMMs on both sides (compiled ones may run in bf16 by default)
     with torch.no_grad():
         state = lite.encode(*pair)
         lite.compile_render = False
@@ -84,7 +85,7 @@ def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # broken is remembered: no second try, no second warning
             state.render((10, 12), [0.3])
-    lite.compile_render = None
+    lite.compile_render = lite.render_bf16 = None
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
 
 
@@ -108,6 +109,7 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
     monkeypatch.setitem(vi._COMPILED, "broken", False)
     torch.manual_seed(0)
     model = videoinr.create_model("lite", pretrained=False)
+    model.render_bf16 = False  # float32 GEMMs in both (by default the compiled ones may run in bf16)
     model.max_query_points = 600  # several chunks, the last one partial
     cases = [((20, 30), [0.0, 0.4, 1.0], None), ((20, 30), [0.7], (3, 5, 11, 7)), ((9, 9), [0.1, 0.9], None)]
     cases += [(size, times, region, True) for size, times, region in cases]  # the exact form too
@@ -146,3 +148,30 @@ def test_encoder_runs_bf16_by_default_only_in_eval_on_native_bf16_hardware(lite,
     finally:
         lite.eval()
         lite.encode_bf16 = None
+
+
+def test_render_gemms_run_bf16_by_default_only_when_compiled_on_native_bf16_cpus(lite, pair, monkeypatch):
+    monkeypatch.delenv("VIDEOINR_RENDER_BF16", raising=False)
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        for native in (True, False):
+            monkeypatch.setattr(vi, "_cpu_has_native_bf16", lambda native=native: native)
+            assert state._render_bf16(compiled=False) is False  # eager bf16 is slower than float32
+            assert state._render_bf16(compiled=True) is native
+        monkeypatch.setattr(vi, "_cpu_has_native_bf16", lambda: True)
+        monkeypatch.setenv("VIDEOINR_RENDER_BF16", "0")
+        assert state._render_bf16(compiled=True) is False
+        monkeypatch.setenv("VIDEOINR_RENDER_BF16", "1")
+        assert state._render_bf16(compiled=False) is True
+        monkeypatch.delenv("VIDEOINR_RENDER_BF16")
+        try:
+            lite.render_bf16 = False
+            assert state._render_bf16(compiled=True) is False
+            with torch.autocast("cpu", dtype=torch.bfloat16):  # the caller's autocast wins
+                assert state._render_bf16(compiled=False) is True
+            ref = state.render((26, 34), [0.0, 0.5])
+            lite.render_bf16 = True  # and the flag reaches the GEMMs (eager here)
+            low = state.render((26, 34), [0.0, 0.5])
+        finally:
+            lite.render_bf16 = None
+    assert 0 < (low - ref).abs().max() < 1e-2
