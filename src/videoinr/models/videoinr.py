@@ -68,6 +68,14 @@ def _cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def _setting(value: bool | None, env: str) -> bool | None:
+    """A model switch: its explicit True/False, else the environment variable's 0/1, else None (default)."""
+    if value is not None:
+        return value
+    text = os.environ.get(env, "").strip()
+    return text == "1" if text in ("0", "1") else None
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 convolutions run natively (faster than float32) on `device`: a CUDA GPU with bf16, or
     a CPU with AVX512-BF16 / AMX (read from /proc/cpuinfo; False where it cannot be read)."""
@@ -126,8 +134,8 @@ class VideoINR(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        # (pixel, t) points per chunk when rendering; bounds peak memory. On 2 CPU cores 2^16 rendered 720p
-        # x8 10% (compiled) to 25% (eager) faster than 2^14 (fewer, longer kernels).
+        # (pixel, t) points per chunk when rendering; bounds peak memory. On 2 CPU cores 2^16 renders 720p
+        # x8 25% faster than 2^14 eagerly (fewer, longer kernels), as fast compiled.
         self.max_query_points = 1 << 16
         self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_SECONDS); True/False: force
         self.eager_render_seconds = 0.0  # time spent in eager renders, for the auto compile decision
@@ -171,10 +179,7 @@ class VideoINR(nn.Module):
         an autocast of the caller, on hardware with native bf16 (shipped lite on 24 Vid4 frames: +0.0002 dB
         from fp32; encodes 1.5x faster on 2 AVX512-BF16 cores, 2.2x on one). VIDEOINR_ENCODE_BF16=0/1
         overrides the default."""
-        want = self.encode_bf16
-        env = os.environ.get("VIDEOINR_ENCODE_BF16", "").strip()
-        if want is None and env in ("0", "1"):
-            want = env == "1"
+        want = _setting(self.encode_bf16, "VIDEOINR_ENCODE_BF16")
         if want is None:
             want = not self.training and not torch.is_autocast_enabled(device.type) and native_bf16(device)
         return torch.autocast(device.type, dtype=torch.bfloat16) if want else contextlib.nullcontext()
@@ -377,10 +382,7 @@ class State:
         dev = self.frames.device
         if torch.is_autocast_enabled(dev.type) and torch.get_autocast_dtype(dev.type) == torch.bfloat16:
             return True
-        want = self.model.render_bf16
-        env = os.environ.get("VIDEOINR_RENDER_BF16", "").strip()
-        if want is None and env in ("0", "1"):
-            want = env == "1"
+        want = _setting(self.model.render_bf16, "VIDEOINR_RENDER_BF16")
         if want is None:
             want = compiled and dev.type == "cpu" and native_bf16(dev)
         return bool(want)
@@ -388,13 +390,9 @@ class State:
     def _use_compiled(self) -> bool:
         """Whether to render through torch.compile now (see the module docstring)."""
         m = self.model
-        want = m.compile_render
+        want = _setting(m.compile_render, "VIDEOINR_COMPILE")
         if want is None:
-            env = os.environ.get("VIDEOINR_COMPILE", "").strip()
-            if env in ("0", "1"):
-                want = env == "1"
-            else:
-                want = self.frames.device.type == "cpu" and m.eager_render_seconds >= COMPILE_AFTER_SECONDS
+            want = self.frames.device.type == "cpu" and m.eager_render_seconds >= COMPILE_AFTER_SECONDS
         return bool(want) and not torch.is_grad_enabled() and not _COMPILED["broken"]
 
     def _render_chunk(self, coords: Tensor, tvec: Tensor) -> Tensor:
