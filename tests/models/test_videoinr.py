@@ -69,8 +69,15 @@ def test_region_equals_crop_when_flows_reach_outside_the_region(pair):
         state = model.encode(*pair)
         full = state.render((52, 68), [0.2, 0.7])
         part = state.render((52, 68), [0.2, 0.7], region=(20, 15, 17, 9))
-        assert vi._warp_box(vi.make_grid((52, 68), (20, 15, 17, 9)),
-                            torch.tensor([3.0, -2.0, -2.5, 1.5]).expand(1, 1, 153, 4), (52, 68), (13, 17))[2] > 17
+        frame = torch.tensor([68.0, 52.0])
+        reach = state._pixel_pass(vi.make_grid((52, 68), (20, 15, 17, 9)), torch.tensor([0.2, 0.7]), frame)[3]
+        # the flows' biases: +3 LR pixels (12 output pixels) in x for flow 1, -2.5 (-10) for flow 2
+        torch.testing.assert_close(reach.cpu(), torch.tensor([20.0 - 10, 36 + 12, 15 - 8, 23 + 6]), atol=2.0, rtol=0)
+        x0, y0, bw, bh = vi._warp_box(torch.stack([reach, reach + 0.5]), (52, 68))  # two chunks
+        lo, hi = reach.floor().int().tolist()[::2], (reach + 0.5).floor().int().tolist()[1::2]
+        # every pixel a bilinear sample reads (floor and floor + 1) lies in the box, which stays in the frame
+        assert x0 <= lo[0] and y0 <= lo[1] and x0 + bw - 1 >= hi[0] + 1 and y0 + bh - 1 >= hi[1] + 1
+        assert x0 >= 0 and y0 >= 0 and x0 + bw <= 68 and y0 + bh <= 52 and bw > 17
     torch.testing.assert_close(part, full[..., 15:24, 20:37], rtol=0, atol=1e-6)
 
 

@@ -358,18 +358,20 @@ class State:
             if exact or self.model.cfg.spatial_uses_t:
                 out = [fn(State._render_chunk)(state, coords[i : i + step], tvec) for i in chunks()]
             else:
-                # pass 1, per pixel: HR feature and the flows at every t
-                q1s, q2s, flows = zip(*(fn(State._pixel_pass)(state, coords[i : i + step], tvec) for i in chunks()))
-                q1, q2, flow = torch.cat(q1s, 1), torch.cat(q2s, 1), torch.cat(flows, 2)
+                # pass 1, per pixel: HR feature, the flows at every t and how far the warped points reach
+                frame = torch.tensor([width, height], device=dev, dtype=dtype)
+                q1s, q2s, flows, reach = zip(*(fn(State._pixel_pass)(state, coords[i : i + step], tvec, frame)
+                                               for i in chunks()))
                 # the HR maps over the output pixels the warped points read (a box around the region)
-                box = _warp_box(coords, flow, (height, width), self.lr_size)
+                box = _warp_box(torch.stack(reach), (height, width))
                 if box == (rx, ry, rw, rh):
-                    q1, q2 = q1.view(b, rh, rw, -1), q2.view(b, rh, rw, -1)
+                    q1, q2 = torch.cat(q1s, 1).view(b, rh, rw, -1), torch.cat(q2s, 1).view(b, rh, rw, -1)
                 else:
                     q1, q2 = self._hr_maps((height, width), box, max(1, limit), fn)
+                del q1s, q2s
                 origin = torch.tensor([box[0], box[1], width, height], device=dev, dtype=dtype)
-                out = [fn(State._decode_pass)(state, coords[i : i + step], tvec, flow[:, :, i : i + step], q1, q2,
-                                              origin) for i in chunks()]
+                out = [fn(State._decode_pass)(state, coords[i : i + step], tvec, f, q1, q2, origin)
+                       for i, f in zip(chunks(), flows)]
         if not compiled:
             self.model.eager_render_seconds += time.perf_counter() - t0
         rgb = torch.cat(out, 2).clamp_(0, 1)
@@ -409,18 +411,25 @@ class State:
             base = self._temporal_base(x, self._spatial(x, None)).repeat(1, n_t, 1)
         return self._rgb(xt, tt, base).view(b, n_t, n, 3)
 
-    def _pixel_pass(self, coords: Tensor, tvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Warp form, pass 1, at the n pixels coords (n, 2): the decoder's first-layer terms of a point
-        that lands on each pixel as warped point 1 and as warped point 2, (B, n, C) each (see
-        `_decoder_terms`: they hold the HR feature h, so pass 2 warps them instead of h), and the flows
-        (B, T, n, 4) at every time in tvec (T,)."""
+    def _pixel_pass(self, coords: Tensor, tvec: Tensor, frame: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Warp form, pass 1, at the n pixels coords (n, 2) of an output frame of frame = (W, H) pixels: the
+        decoder's first-layer terms of a point that lands on each pixel as warped point 1 and as warped
+        point 2, (B, n, C) each (see `_decoder_terms`: they hold the HR feature h, so pass 2 warps them
+        instead of h), the flows (B, T, n, 4) at every time in tvec (T,), and the reach of the warped points
+        (4,): min x, max x, min y, max y in output pixel units (for `_warp_box`)."""
         b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
         x = coords.unsqueeze(0).expand(b, -1, -1)
         feat = self._spatial(x, None)
         base = self._temporal_base(x, feat).repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
         flow = self._flow(tt, base).view(b, n_t, n, 4)
-        return self._decoder_terms(x, feat, 1), self._decoder_terms(x, feat, 2), flow
+        h, w = self.lr_size
+        reach = []
+        for axis, n_lr in ((0, w), (1, h)):
+            px = ((coords[:, axis] + 1) * frame[axis] - 1) / 2  # output pixel units
+            to = px.view(1, 1, -1, 1) + flow[..., axis::2].nan_to_num(0.0) * (frame[axis] / n_lr)
+            reach += [to.amin(), to.amax()]
+        return self._decoder_terms(x, feat, 1), self._decoder_terms(x, feat, 2), flow, torch.stack(reach)
 
     def _decode_pass(self, coords: Tensor, tvec: Tensor, flow: Tensor, q1: Tensor, q2: Tensor,
                      origin: Tensor) -> Tensor:
@@ -440,23 +449,22 @@ class State:
         b = self.frames.shape[0]
         coords = make_grid(size, box, self.frames.device).to(self.frames.dtype)
         tvec = coords.new_zeros(1)
-        parts = [fn(State._pixel_pass)(self, coords[i : i + step], tvec)[:2] for i in range(0, coords.shape[0], step)]
+        frame = torch.tensor([size[1], size[0]], device=coords.device, dtype=coords.dtype)
+        parts = [fn(State._pixel_pass)(self, coords[i : i + step], tvec, frame)[:2]
+                 for i in range(0, coords.shape[0], step)]
         return tuple(torch.cat(p, 1).view(b, box[3], box[2], -1) for p in zip(*parts))
 
 
-def _warp_box(coords: Tensor, flow: Tensor, size: tuple[int, int], lr_size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """The box (x, y, w, h) of output pixels that bilinear sampling at the warped points reads (clamped to
-    the frame, one pixel of margin against rounding): points coords (N, 2), flows (B, T, N, 4) in LR pixels."""
-    (height, width), (h, w) = size, lr_size
+def _warp_box(reach: Tensor, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The box (x, y, w, h) of output pixels that bilinear sampling at the warped points reads, from the
+    chunks' reaches (K, 4) of `_pixel_pass` (min x, max x, min y, max y in output pixels), clamped to the
+    (H, W) = size frame, with one pixel of margin against rounding."""
+    lo, hi = reach.amin(0).tolist(), reach.amax(0).tolist()
     out = []
-    for axis, n_out, n_lr in ((0, width, w), (1, height, h)):
-        px = ((coords[:, axis] + 1) * n_out - 1) / 2  # output pixel units
-        f = flow[..., axis :: 2].nan_to_num(0.0) * (n_out / n_lr)
-        lo = float(torch.amin(px.view(1, 1, -1, 1) + f))
-        hi = float(torch.amax(px.view(1, 1, -1, 1) + f))
-        lo = min(max(math.floor(lo) - 1, 0), n_out - 1)
-        hi = min(max(math.floor(hi) + 2, 0), n_out - 1)
-        out.append((lo, hi - lo + 1))
+    for axis, n_out in ((0, size[1]), (1, size[0])):
+        a = min(max(math.floor(lo[2 * axis]) - 1, 0), n_out - 1)
+        b = min(max(math.floor(hi[2 * axis + 1]) + 2, 0), n_out - 1)
+        out.append((a, b - a + 1))
     (x0, bw), (y0, bh) = out
     return x0, y0, bw, bh
 
