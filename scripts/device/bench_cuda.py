@@ -1,7 +1,7 @@
 """On the lent GPU: time encode per 180x320 pair and render per 720p output frame at time x8 (the CPU
 benchmark's case, benchmarks/bench.py), for lite (shipped) and paper (the given weights), per precision.
 
-    python scripts/device/bench_cuda.py [--paper WEIGHTS] [--budget-s 60]
+    python scripts/device/bench_cuda.py [--paper WEIGHTS] [--size 180x320] [--reps 5]
 """
 from __future__ import annotations
 

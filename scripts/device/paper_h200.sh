@@ -2,8 +2,9 @@
 # The lent-GPU job (one call of the device tool, about 9 minutes): train the `paper` config with bf16 on
 # the real training data for as long as the lease allows, check the CUDA path, time it; results in $OUT.
 # Needs (carried, git-ignored): .device/whl (scenedetect-headless, platformdirs wheels) and .device/data
-# (the training sources of configs/paper.yaml, copied from ../shared/data/train). Usage:
+# (the training sources of the config, copied from ../shared/data/train). Usage:
 #   OUT=/tmp/out TRAIN_END_S=480 bash scripts/device/paper_h200.sh
+#   OUT=/tmp/out BASE=configs/lite.yaml BATCHES=96,192,384 EXTRA="init=src/videoinr/weights/lite.safetensors" ...
 set -u
 T0=$(date +%s)
 OUT=${OUT:?set OUT}
@@ -31,7 +32,7 @@ RUN=/tmp/run
 for attempt in bf16 fp32; do
   LEFT=$((END - $(date +%s) - 20))
   [ $LEFT -lt 60 ] && break
-  TL=$(python3 -c "print(round($LEFT / 60, 2))")
+  TL=$($PY -c "print(round($LEFT / 60, 2))")
   say "train ($attempt) time_limit=${TL} min"
   timeout $((LEFT + 90)) $PY -m videoinr.train --config $CFG --out $RUN --resume --no-progress \
       precision=$attempt time_limit=$TL >>"$LOG" 2>&1

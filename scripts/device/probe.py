@@ -1,4 +1,4 @@
-"""On the lent GPU: check the CUDA path against the CPU, measure paper-model training steps per batch size,
+"""On the lent GPU: check the CUDA path against the CPU, measure the config's training steps per batch size,
 and write the run's schedule into a training config (steps from the measured time per step).
 
     python scripts/device/probe.py CONFIG --base BASE_CONFIG --deadline EPOCH_S [--batches 24,48,96] [--json out.json]
@@ -17,6 +17,7 @@ import yaml
 
 from videoinr import create_model
 from videoinr.models import CONFIGS, VideoINR
+from videoinr.train import charbonnier
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -60,7 +61,7 @@ def step_time(name: str, batch: int, points: int, steps: int = 6, warm: int = 3)
             t0 = time.perf_counter()
         with torch.autocast(DEV, dtype=torch.bfloat16):
             pred = model.encode(lr0, lr1).query(coords, t)
-        loss = torch.sqrt((pred.float() - gt) ** 2 + 1e-6).mean()
+        loss = charbonnier(pred, gt, 1e-3)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
