@@ -119,7 +119,8 @@ def test_prepare_batch_points_and_targets(shared_data, tmp_path):
     saw_endpoint = False
     for step in range(6):
         batch = torch.utils.data.default_collate([dataset[k] for k in sampler.keys(step)])
-        lr0, lr1, coords, t, gt, scale = prepare_batch(batch, cfg, step, 0, torch.device("cpu"))
+        lr0, lr1, coords, t, gt, scale, flows = prepare_batch(batch, cfg, step, 0, torch.device("cpu"))
+        assert flows.shape == (4, 4, 8, 8)  # lite's flow prior: [F_01 | F_10] on the LR patch
         b, p = 4, round(8 * scale)
         assert lr0.shape == lr1.shape == (b, 3, 8, 8) and 1 <= scale <= 4
         assert coords.shape == (b, 3 * 40, 2) and t.shape == (b, 120) and gt.shape == (b, 120, 3)
@@ -136,6 +137,45 @@ def test_prepare_batch_points_and_targets(shared_data, tmp_path):
     assert saw_endpoint  # target_frames=all draws the inputs' times too
 
 
+def test_variable_gaps_and_prior_flows_from_the_config(shared_data, tmp_path):
+    """min_window in a source draws input gaps per sample; prepare_batch passes the flows of the whole
+    frames (the ones DIS finds on the full LR frames, cropped), which differ from flows of the crop."""
+    src = {"path": str(shared_data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 9,
+           "min_window": 3, "max_frames": 20}
+    cfg = load_config(tiny_config(shared_data, tmp_path, sources=[src]), ["stage1_steps=100"])
+    dataset, _, _ = build_data(cfg, progress=False)
+    gaps = {int(dataset[(0, i)]["window"]) for i in range(40)}
+    assert gaps == set(range(3, 10))
+    batch = torch.utils.data.default_collate([dataset[(0, i)] for i in range(4)])
+    lr0, lr1, _, _, _, scale, flows = prepare_batch(batch, cfg, 0, 0, torch.device("cpu"))
+    assert scale == 4.0 and flows.shape == (4, 4, 8, 8)
+    from videoinr.models.prior import pair_flows
+
+    assert not torch.allclose(flows, pair_flows(lr0, lr1), atol=0.5)  # not the crops' own flows
+    bad = [f"sources=[{{path: {src['path']}, window: 5, min_window: 6}}]"]
+    with pytest.raises(VideoINRError, match="min_window"):
+        load_config(tiny_config(shared_data, tmp_path), bad)
+
+
+def test_init_weights_with_a_flow_prior_override(shared_data, tmp_path):
+    """Stage 2 of a recipe: `init` weights without the prior, `model_overrides: {flow_prior: true}`."""
+    from videoinr.models import CONFIGS, ModelConfig, save_weights
+
+    base = ModelConfig.from_dict({**CONFIGS["lite"].to_dict(), **TINY, "flow_prior": False})
+    torch.manual_seed(3)
+    save_weights(VideoINR(base), tmp_path / "stage1.safetensors")
+    path = tiny_config(shared_data, tmp_path, init=str(tmp_path / "stage1.safetensors"),
+                       model_overrides={"flow_prior": True}, steps=1, val_every=0)
+    cfg = load_config(path)
+    assert cfg.model_config().flow_prior and cfg.model_config().nf == 8
+    out = tmp_path / "run"
+    assert train_main(["--config", str(path), "--out", str(out), "--no-progress", "steps=1", "lr=1e-12", "eta_min=0"]) == 0
+    final = load_weights(out / "final.safetensors")
+    assert final.cfg.flow_prior
+    ref = load_weights(tmp_path / "stage1.safetensors").state_dict()
+    assert all(torch.allclose(v, ref[k], atol=1e-6) for k, v in final.state_dict().items())
+
+
 # ------------------------------------------------------------------------------------------- runs
 
 
@@ -147,13 +187,13 @@ def test_training_lowers_the_loss_on_a_fixed_batch(shared_data, tmp_path):
     dataset, _, weights = build_data(cfg, progress=False)
     keys = StepSampler([len(d) for d in dataset.datasets], weights, 2, cfg.seed, 0, 1).keys(0)
     batch = torch.utils.data.default_collate([dataset[k] for k in keys])
-    lr0, lr1, coords, t, gt, _ = prepare_batch(batch, cfg, 0, 0, torch.device("cpu"))
+    lr0, lr1, coords, t, gt, _, flows = prepare_batch(batch, cfg, 0, 0, torch.device("cpu"))
     torch.manual_seed(cfg.seed)
     init = VideoINR(cfg.model_config())
     final = load_weights(out / "final.safetensors")
     with torch.no_grad():
-        before = charbonnier(init.encode(lr0, lr1).query(coords, t), gt).item()
-        after = charbonnier(final.encode(lr0, lr1).query(coords, t), gt).item()
+        before = charbonnier(init.encode(lr0, lr1, flows).query(coords, t), gt).item()
+        after = charbonnier(final.encode(lr0, lr1, flows).query(coords, t), gt).item()
     assert after < 0.8 * before, (before, after)
     assert final.summary["steps"] == 25 and "hardware" in final.summary
 
@@ -261,3 +301,32 @@ def test_bad_inputs_are_one_line_errors(shared_data, tmp_path, capsys):
     rc, line = run_cli(["--config", str(bad), "--out", out], capsys)
     assert rc == 2 and "bad.yaml" in line
     assert not Path(out).exists()
+
+
+def test_flow_supervision_pulls_temporal_inr_toward_classical_flow(shared_data, tmp_path):
+    """The MoTIF-style alternative to the prior: `flow_loss` supervises TemporalINR's flows (no prior at
+    inference) with the whole-frame DIS flows; training on it lowers the flow error on a fixed batch."""
+    from videoinr.train import flow_loss_at, flow_targets
+
+    src = {"path": str(shared_data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 9,
+           "min_window": 9, "max_frames": 12}
+    over = {"model_overrides": {**TINY, "flow_prior": False}, "sources": [src], "steps": 30, "lr": 2e-3,
+            "val_every": 0, "ckpt_every": 100, "log_every": 5, "flow_loss": 1.0, "flow_loss_steps": 60}
+    path = tiny_config(shared_data, tmp_path, **over)
+    cfg = load_config(path)
+    assert flow_loss_at(cfg, 0) == 1.0 and flow_loss_at(cfg, 30) == 0.5 and flow_loss_at(cfg, 90) == 0.0
+    out = tmp_path / "run"
+    assert train_main(["--config", str(path), "--out", str(out), "--no-progress"]) == 0
+    dataset, _, weights = build_data(cfg, progress=False)
+    keys = StepSampler([len(d) for d in dataset.datasets], weights, 2, cfg.seed, 0, 1).keys(0)
+    batch = torch.utils.data.default_collate([dataset[k] for k in keys])
+    lr0, lr1, coords, t, _, _, flows = prepare_batch(batch, cfg, 0, 0, torch.device("cpu"))
+    target = flow_targets(flows, coords, t)
+    assert target.abs().mean() > 0.2  # there is motion to learn
+    torch.manual_seed(cfg.seed)
+    init, final = VideoINR(cfg.model_config()), load_weights(out / "final.safetensors")
+    assert not final.cfg.flow_prior
+    with torch.no_grad():
+        before = (init.encode(lr0, lr1).flows(coords, t) - target).abs().mean().item()
+        after = (final.encode(lr0, lr1).flows(coords, t) - target).abs().mean().item()
+    assert after < 0.7 * before, (before, after)

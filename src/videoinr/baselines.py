@@ -19,6 +19,7 @@ import torch
 from videoinr.data.imresize import imresize
 from videoinr.errors import VideoINRError
 from videoinr.models.config import CONFIGS
+from videoinr.models.prior import dis_flow
 
 __all__ = [
     "Method",
@@ -94,19 +95,6 @@ class BicubicBlend:
     def predict(self, lr0, lr1, times, size):  # noqa: D102
         a, b = lr0.astype(np.float32), lr1.astype(np.float32)
         return [bicubic_upscale((1.0 - t) * a + t * b, size) for t in times]
-
-
-def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Dense optical flow (h, w, 2) float32 in pixels, (dx, dy), with src(p) ~ dst(p + flow(p)).
-
-    OpenCV DIS (Kroeger et al. 2016), preset MEDIUM refined down to full resolution (finest scale 0), on
-    the luma of uint8 RGB frames (h, w, 3).
-    """
-    g0 = cv2.cvtColor(np.ascontiguousarray(src), cv2.COLOR_RGB2GRAY)
-    g1 = cv2.cvtColor(np.ascontiguousarray(dst), cv2.COLOR_RGB2GRAY)
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    dis.setFinestScale(0)
-    return dis.calc(g0, g1, None)
 
 
 def backward_warp(img: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:

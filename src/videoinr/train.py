@@ -46,10 +46,10 @@ from videoinr.models import CONFIGS, ModelConfig, VideoINR, load_weights, make_g
 __all__ = ["TrainConfig", "load_config", "parse_overrides", "charbonnier", "lr_at", "scale_at",
            "train", "main"]
 
-SOURCE_KEYS = ("path", "kind", "window", "weight", "downscale", "max_frames")
+SOURCE_KEYS = ("path", "kind", "window", "min_window", "weight", "downscale", "max_frames")
 SOURCE_KINDS = ("auto", "folder", "vimeo", "video")
 PRECISIONS = ("fp32", "bf16", "fp16")
-METRIC_COLUMNS = ("step", "loss", "lr", "sec_per_step", "val_psnr", "val_psnr_interior")
+METRIC_COLUMNS = ("step", "loss", "lr", "sec_per_step", "val_psnr", "val_psnr_interior", "val_psnr_center")
 
 
 # ======================================================================================== config
@@ -85,6 +85,11 @@ class TrainConfig:
     eta_min: float = 1e-7
     betas: tuple[float, float] = (0.9, 0.999)
     charbonnier_eps: float = 1e-3
+    # supervise TemporalINR's flows with the classical flows (F_t0 = t F_10, F_t1 = (1 - t) F_01 from DIS on
+    # the whole LR frames; the MoTIF-style alternative to `flow_prior`): weight per LR pixel of flow error,
+    # annealed linearly to 0 over `flow_loss_steps` (null: constant). 0: off.
+    flow_loss: float = 0.0
+    flow_loss_steps: int | None = None
     grad_clip: float | None = None  # max global grad norm (None: off)
     precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA autocast + GradScaler)
     points_per_target: int | None = None  # None: whole HR patch; else random HR pixel centres per target
@@ -111,9 +116,16 @@ class TrainConfig:
         return d
 
     def model_config(self) -> ModelConfig:
-        if self.model not in CONFIGS:
+        """The network's config: the `init` weights' own config (else the named `model`), then `model_overrides`
+        (keys that add no tensors, e.g. `flow_prior`, may change an `init` model)."""
+        if self.init is not None:
+            from videoinr.models import read_metadata
+
+            base = dict(read_metadata(self.init)["config"])
+        elif self.model not in CONFIGS:
             raise VideoINRError(f"config key 'model': unknown model '{self.model}' (use {', '.join(CONFIGS)})")
-        base = CONFIGS[self.model].to_dict()
+        else:
+            base = CONFIGS[self.model].to_dict()
         base.update(self.model_overrides)
         return ModelConfig.from_dict(base)
 
@@ -254,6 +266,9 @@ def validate(cfg: TrainConfig) -> None:
     _check(cfg.cosine_period >= 1, "cosine_period", f"must be >= 1, got {cfg.cosine_period}")
     _check(all(0 <= b < 1 for b in cfg.betas), "betas", f"must be two numbers in [0, 1), got {list(cfg.betas)}")
     _check(cfg.charbonnier_eps > 0, "charbonnier_eps", f"must be > 0, got {cfg.charbonnier_eps}")
+    _check(cfg.flow_loss >= 0, "flow_loss", f"must be >= 0, got {cfg.flow_loss}")
+    _check(cfg.flow_loss_steps is None or cfg.flow_loss_steps >= 1, "flow_loss_steps",
+           f"must be >= 1 or null, got {cfg.flow_loss_steps}")
     _check(cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip", f"must be > 0 or null, got {cfg.grad_clip}")
     _check(cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
     _check(cfg.points_per_target is None or cfg.points_per_target >= 1, "points_per_target",
@@ -289,6 +304,11 @@ def validate(cfg: TrainConfig) -> None:
         inner = win - (2 if cfg.target_frames == "interior" else 0)
         _check(win - 2 >= cfg.targets and inner >= cfg.targets, key,
                f"window {win} has {win - 2} interior frames, fewer than targets={cfg.targets}")
+        mw = s.get("min_window")
+        _check(mw is None or (isinstance(mw, int) and not isinstance(mw, bool) and 3 <= mw <= win), key,
+               f"min_window must be an integer in [3, window={win}], got {mw!r}")
+        _check(mw is None or cfg.target_frames == "interior" or mw >= cfg.targets, key,
+               f"min_window {mw} has fewer frames than targets={cfg.targets}")
 
 
 # ======================================================================================== schedule
@@ -306,6 +326,22 @@ def scale_at(cfg: TrainConfig, step: int) -> float:
         return cfg.stage1_scale
     rng = np.random.default_rng([cfg.seed, step, 1])
     return float(rng.uniform(cfg.scale_min, cfg.scale_max))
+
+
+def flow_loss_at(cfg: TrainConfig, step: int) -> float:
+    """Weight of the flow-supervision loss at `step` (0-based): `flow_loss`, annealed linearly to 0."""
+    if cfg.flow_loss_steps is None:
+        return cfg.flow_loss
+    return cfg.flow_loss * max(0.0, 1.0 - step / cfg.flow_loss_steps)
+
+
+def flow_targets(flows: Tensor, coords: Tensor, t: Tensor) -> Tensor:
+    """The classical flows [F_t0 | F_t1] (B, N, 4) in LR pixels at points coords (B, N, 2), times t (B, N),
+    from [F_01 | F_10] (B, 4, h, w) on the LR grid (bilinear, border)."""
+    from videoinr.models.prior import prior_at_t
+
+    at = F.grid_sample(flows, coords.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
+    return prior_at_t(at[:, :, 0].transpose(1, 2), t)
 
 
 def charbonnier(pred: Tensor, gt: Tensor, eps: float = 1e-3) -> Tensor:
@@ -343,7 +379,7 @@ class _Mixture(torch.utils.data.Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict[str, Tensor]:
         src, i = key
         item = self.datasets[src][i]
-        item["window"] = torch.tensor(self.windows[src])
+        item.setdefault("window", torch.tensor(self.windows[src]))  # the sample's own window length
         return item
 
 
@@ -386,10 +422,12 @@ def build_data(cfg: TrainConfig, progress: bool = True) -> tuple[_Mixture, list[
     from videoinr.data.windows import WindowDataset
 
     datasets, weights, windows = [], [], []
+    # flow-prior models: each window's flows come from its whole frames degraded at the stage-1 scale
+    flow_scale = cfg.stage1_scale if cfg.model_config().flow_prior or cfg.flow_loss > 0 else None
     for i, spec in enumerate(cfg.sources):
         ds = WindowDataset([_resolve_source(spec)], crop=cfg.crop_size(), targets=cfg.targets,
                            seed=cfg.seed + 1000 * i, flip=cfg.flip, rotate=cfg.rotate, reverse=cfg.reverse,
-                           progress=progress)
+                           progress=progress, flow_scale=flow_scale)
         if len(ds) == 0:
             raise VideoINRError(f"{spec['path']}: no training windows of {spec.get('window', 9)} frames")
         datasets.append(ds)
@@ -400,10 +438,11 @@ def build_data(cfg: TrainConfig, progress: bool = True) -> tuple[_Mixture, list[
 
 
 def prepare_batch(batch: dict[str, Tensor], cfg: TrainConfig, step: int, rank: int,
-                  device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, float]:
+                  device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, float, Tensor | None]:
     """A collated batch -> model inputs and ground truth for one step.
 
-    Returns lr0, lr1 (B, 3, p, p), coords (B, M, 2), t (B, M), gt (B, M, 3) and the true scale, where M =
+    Returns lr0, lr1 (B, 3, p, p), coords (B, M, 2), t (B, M), gt (B, M, 3), the true scale and the prior's
+    flows (B, 4, p, p) in LR pixels (flow-prior models; computed on the whole frames) or None, where M =
     K * (HR pixels per target, or points_per_target). Target choice (`target_frames: all`): K distinct
     frames of the N-frame window, uniformly (the released code), endpoints taken from the HR inputs.
     """
@@ -440,7 +479,7 @@ def prepare_batch(batch: dict[str, Tensor], cfg: TrainConfig, step: int, rank: i
         gt = torch.gather(pixels, 2, idx.unsqueeze(-1).expand(-1, -1, -1, 3))
     t = times.to(torch.float32).unsqueeze(-1).expand(b, k, n)
     return (lr[:, 0], lr[:, 1], coords.reshape(b, k * n, 2), t.reshape(b, k * n), gt.reshape(b, k * n, 3),
-            float(sb["scale"]))
+            float(sb["scale"]), sb.get("flows"))
 
 
 # ======================================================================================== validation
@@ -448,7 +487,9 @@ def prepare_batch(batch: dict[str, Tensor], cfg: TrainConfig, step: int, rank: i
 
 class Validator:
     """A held-out clip: `windows` N-frame windows, centre crop, degraded by `scale`; PSNR (Y, 8-bit) of
-    all N frames (the inputs' times too) and of the interior frames; a PNG of the middle frame."""
+    all N frames (the inputs' times too), of the interior (interpolated) frames and of the centre frame
+    k = (N - 1) // 2 (the `clips` protocol's -Center); a PNG of the middle frame. Flow-prior models get
+    their flows from the whole LR frames (as `upscale` and `eval` do), cropped to the window."""
 
     def __init__(self, cfg: TrainConfig, progress: bool = False) -> None:
         from videoinr.data.windows import load_clips
@@ -468,7 +509,11 @@ class Validator:
         y0, x0 = (h - c) // 2, (w - c) // 2
         last = shot.stop - n
         starts = sorted({int(round(v)) for v in np.linspace(shot.start, last, cfg.val_windows)})
+        if float(s).is_integer():  # crop on the LR grid, so flows of the whole LR frames can be cropped to it
+            y0, x0 = y0 // int(s) * int(s), x0 // int(s) * int(s)
         self.windows = [clip.frames[a : a + n, y0 : y0 + c, x0 : x0 + c] for a in starts]
+        self.inputs = [clip.frames[[a, a + n - 1]] for a in starts]  # whole input frames, for flow priors
+        self.box = (y0, x0)
         self.size = (c, c)
         self.name = clip.name
 
@@ -481,18 +526,20 @@ class Validator:
         model.eval()
         n = self.cfg.val_window
         times = [k / (n - 1) for k in range(n)]
-        all_p, inner_p = [], []
+        all_p, inner_p, center_p = [], [], []
         panel = None
         for wi, frames in enumerate(self.windows):
             hr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255).to(device)
             lr = degrade(hr[[0, n - 1]], self.cfg.val_scale)
-            pred = model.encode(lr[:1], lr[1:]).render(self.size, times)[0]
+            pred = model.encode(lr[:1], lr[1:], self._flows(wi, lr.shape[-2:], model, device)).render(self.size, times)[0]
             pred8 = pred.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
             for k in range(n):
                 v = psnr(pred8[k], frames[k])
                 all_p.append(v)
                 if 0 < k < n - 1:
                     inner_p.append(v)
+                if k == (n - 1) // 2 and n > 2:
+                    center_p.append(v)
             if wi == 0 and png is not None:
                 mid = n // 2
                 near = lr[:1] if mid <= (n - 1) / 2 else lr[1:]
@@ -505,7 +552,23 @@ class Validator:
         out = {"val_psnr": float(np.mean(all_p))}
         if inner_p:
             out["val_psnr_interior"] = float(np.mean(inner_p))
+            out["val_psnr_center"] = float(np.mean(center_p))
         return out
+
+    def _flows(self, wi: int, lr_hw: tuple[int, int], model: VideoINR, device: torch.device) -> Tensor | None:
+        """Window wi's prior flows (1, 4, h, w) cropped from the flows of the whole LR input frames; None for
+        models without a prior, or a non-integer scale (the model then computes them on the crop)."""
+        from videoinr.data.imresize import degrade
+        from videoinr.models.prior import pair_flows
+
+        s = self.cfg.val_scale
+        if not model.cfg.flow_prior or not float(s).is_integer():
+            return None
+        whole = torch.from_numpy(np.ascontiguousarray(self.inputs[wi])).permute(0, 3, 1, 2).float().div(255)
+        lr = degrade(whole, s)
+        y, x = self.box[0] // int(s), self.box[1] // int(s)
+        flows = pair_flows(lr[:1], lr[1:])[..., y : y + lr_hw[0], x : x + lr_hw[1]]
+        return flows.to(device) if flows.shape[-2:] == tuple(lr_hw) else None
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -628,14 +691,17 @@ def _init_distributed(device_kind: str) -> Dist:
 
 
 class QueryModule(nn.Module):
-    """One forward for DDP: encode the pair and query it. forward(lr0, lr1, coords, t) -> (B, N, 3)."""
+    """One forward for DDP: encode the pair and query it. forward(lr0, lr1, coords, t, flows) -> (B, N, 3)."""
 
     def __init__(self, model: VideoINR) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, lr0: Tensor, lr1: Tensor, coords: Tensor, t: Tensor) -> Tensor:
-        return self.model.encode(lr0, lr1).query(coords, t)
+    def forward(self, lr0: Tensor, lr1: Tensor, coords: Tensor, t: Tensor, flows: Tensor | None = None,
+                with_flows: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        state = self.model.encode(lr0, lr1, flows)
+        rgb = state.query(coords, t)
+        return (rgb, state.flows(coords, t)) if with_flows else rgb
 
 
 def _param_hash(model: nn.Module) -> str:
@@ -684,9 +750,14 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 
 def _build_model(cfg: TrainConfig) -> VideoINR:
+    model = VideoINR(cfg.model_config())
     if cfg.init is not None:
-        return load_weights(cfg.init)
-    return VideoINR(cfg.model_config())
+        try:
+            model.load_state_dict(load_weights(cfg.init).state_dict())
+        except RuntimeError as e:
+            raise VideoINRError(f"config key 'init': {cfg.init} does not fit model_overrides "
+                                f"({str(e).splitlines()[0]})") from None
+    return model
 
 
 def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progress: bool = True) -> dict:
@@ -807,10 +878,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
     stop_at = cfg.steps
     tick = time.perf_counter()
     for batch in loader:
-        lr0, lr1, coords, t, gt, scale = prepare_batch(batch, cfg, step, d.rank, device)
+        lr0, lr1, coords, t, gt, scale, flows = prepare_batch(batch, cfg, step, d.rank, device)
+        w_flow = flow_loss_at(cfg, step)
         with _autocast(cfg, device):
-            pred = net(lr0, lr1, coords, t)
-        loss = charbonnier(pred, gt, cfg.charbonnier_eps)
+            pred = net(lr0, lr1, coords, t, flows, with_flows=w_flow > 0)
+        if w_flow > 0:
+            pred, pred_flows = pred
+            loss = charbonnier(pred, gt, cfg.charbonnier_eps) + w_flow * charbonnier(
+                pred_flows.float(), flow_targets(flows, coords, t), cfg.charbonnier_eps)
+        else:
+            loss = charbonnier(pred, gt, cfg.charbonnier_eps)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip is not None:

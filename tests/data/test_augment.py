@@ -36,3 +36,33 @@ def test_temporal_reverse():
     rev, t = temporal_reverse(inputs, torch.tensor([0.25, 0.5]))
     assert torch.equal(rev[0], inputs[1]) and torch.equal(rev[1], inputs[0])
     assert torch.allclose(t, torch.tensor([0.75, 0.5]))
+
+
+def _warp(img, flow):
+    """img (C, H, W) sampled at p + flow(p) (pixels, (dx, dy)), bilinear, border."""
+    import torch.nn.functional as F
+
+    c, h, w = img.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    gx = (xs + flow[0]) * 2 / (w - 1) - 1
+    gy = (ys + flow[1]) * 2 / (h - 1) - 1
+    return F.grid_sample(img[None], torch.stack([gx, gy], -1)[None], align_corners=True, padding_mode="border")[0]
+
+
+@pytest.mark.parametrize("hflip", [False, True])
+@pytest.mark.parametrize("rot", [0, 1, 2, 3])
+def test_flip_rotate_flow_commutes_with_warping(hflip, rot):
+    """Transforming a frame and its flow field, then warping, equals warping then transforming."""
+    from videoinr.data.augment import flip_rotate_flow
+
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(3, 24, 24, generator=g)
+    flow = torch.stack([torch.full((24, 24), 1.5), torch.full((24, 24), -0.75)])  # smooth (constant) field
+    flow = torch.cat([flow, -flow])  # two fields, as [F_01 | F_10]
+    a = flip_rotate(_warp(img, flow[:2]), hflip, rot)
+    moved = flip_rotate_flow(flow, hflip, rot)
+    b = _warp(flip_rotate(img, hflip, rot), moved[:2])
+    torch.testing.assert_close(a[:, 3:-3, 3:-3], b[:, 3:-3, 3:-3], atol=1e-5, rtol=0)
+    torch.testing.assert_close(moved[2:], -moved[:2])
+    if hflip or rot:
+        assert not torch.equal(moved, flow) or (not hflip and rot == 0)

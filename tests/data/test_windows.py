@@ -118,3 +118,63 @@ def test_bad_inputs(tmp_path, shared_data):
         Source.parse({"path": "x", "fps": 3})
     with pytest.raises(VideoINRError, match="crop 64 larger"):
         WindowDataset([dict(path=_write_index_frames(tmp_path / "small", 11), window=9)], crop=64, progress=False)
+
+
+def _write_moving_clip(folder, shared_data, n=12, step=(4, -2)):
+    """Frames of a real texture translating by `step` = (dx, dy) HR pixels per frame (content moves)."""
+    from videoinr.data.frames import read_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tex = read_image(shared_data / "vid4" / "calendar" / "000.png")
+    for i in range(n):
+        y, x = 60 - step[1] * i, 300 - step[0] * i  # window moves against the content
+        cv2.imwrite(str(folder / f"f{i:02d}.png"), np.ascontiguousarray(tex[y : y + 256, x : x + 320, ::-1]))
+    return folder
+
+
+def test_variable_gaps_draw_every_window_length(tmp_path):
+    folder = _write_index_frames(tmp_path / "clip", 14)
+    ds = WindowDataset([dict(path=folder, window=9, min_window=3)], crop=32, targets=3, reverse=False,
+                       progress=False)
+    seen = set()
+    for i in range(60):
+        s = ds[i]
+        n = int(s["window"])
+        seen.add(n)
+        first, last = _frame_ids(s["inputs"])
+        assert last - first == n - 1
+        ks = [k - first for k in _frame_ids(s["targets"])]
+        assert all(1 <= k <= n - 2 for k in ks)
+        assert torch.allclose(s["times"], torch.tensor(ks, dtype=torch.float32) / (n - 1))
+    assert seen == set(range(3, 10))
+    with pytest.raises(VideoINRError, match="min_window"):
+        Source.parse({"path": folder, "window": 5, "min_window": 7})
+
+
+def test_flows_from_whole_frames_follow_the_content(tmp_path, shared_data):
+    """The prior's flows of a training window (DIS on the whole LR frames) warp input 1 onto input 0 in
+    the crop, through every flip, rotation and temporal reversal, and scale_batch brings them to LR pixels."""
+    folder = _write_moving_clip(tmp_path / "moving", shared_data)
+    ds = WindowDataset([dict(path=folder, window=5, min_window=3)], crop=64, targets=1, progress=False,
+                       flow_scale=4.0)
+    for i in range(12):
+        s = ds[i]
+        flows, (a, b) = s["flows"], s["inputs"]
+        assert flows.shape == (4, 64, 64)
+        n = int(s["window"])
+        # the shift is (4, -2) HR px per frame: |F_01| = |F_10| = (n - 1) * |(4, -2)| whatever the transform
+        mag = flows.flatten(1).median(1).values.view(2, 2).norm(dim=1)
+        torch.testing.assert_close(mag, torch.full((2,), (n - 1) * 20 ** 0.5), atol=0.6, rtol=0)
+        f01 = flows[:2].flatten(1).median(1).values
+        ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+
+        def err(f):  # mean error of b warped by the constant flow f onto a, away from the borders
+            grid = torch.stack([(xs + f[0]) * 2 / 63 - 1, (ys + f[1]) * 2 / 63 - 1], -1)
+            warped = torch.nn.functional.grid_sample(b[None], grid[None], align_corners=True)[0]
+            return (warped - a)[:, 20:-20, 20:-20].abs().mean()
+
+        assert err(f01) < 0.4 * min(err(-f01), err(f01.flip(0)), err(torch.stack([f01[0], -f01[1]]))), i
+        lr = scale_batch(torch.utils.data.default_collate([s]), 4.0, 16)
+        assert lr["flows"].shape == (1, 4, 16, 16)
+        torch.testing.assert_close(lr["flows"][0].flatten(1).median(1).values, flows.flatten(1).median(1).values / 4,
+                                   atol=0.2, rtol=0)

@@ -93,8 +93,8 @@ def test_warp_render_close_to_exact_render(pair):
         exact = state.render((104, 136), [0.0, 0.5, 1.0], exact=True)
         assert (warp - exact).abs().mean() < 0.02
         model.temporal.out.weight.zero_()
-        model.temporal.out.bias.zero_()  # zero flow: the warped points are the pixel centres themselves
-        state = model.encode(*smooth)
+        model.temporal.out.bias.zero_()  # zero flow (and a zero prior): the warped points are the pixel centres
+        state = model.encode(*smooth, torch.zeros(2, 4, 52, 68))
         torch.testing.assert_close(state.render((30, 40), [0.3]), state.render((30, 40), [0.3], exact=True),
                                    rtol=0, atol=1e-5)
 

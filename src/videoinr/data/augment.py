@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["random_crop_box", "crop_frames", "flip_rotate", "random_flip_rotate", "temporal_reverse"]
+__all__ = ["random_crop_box", "crop_frames", "flip_rotate", "flip_rotate_flow", "draw_flip_rotate",
+           "random_flip_rotate", "temporal_reverse"]
 
 
 def random_crop_box(height: int, width: int, size: int, rng: np.random.Generator) -> tuple[int, int]:
@@ -35,11 +36,31 @@ def flip_rotate(x: Tensor, hflip: bool, rot90: int) -> Tensor:
     return x
 
 
-def random_flip_rotate(x: Tensor, rng: np.random.Generator, flip: bool = True, rotate: bool = True) -> Tensor:
-    """Apply one random flip/rotation (8 dihedral choices when both enabled) to all of ``x`` (..., H, W)."""
+def flip_rotate_flow(flow: Tensor, hflip: bool, rot90: int) -> Tensor:
+    """`flip_rotate` of flow fields (..., 2k, H, W), channels k pairs of (dx, dy) in pixels: the field is moved
+    like an image and its vectors turned with it (a flip negates dx; a quarter turn counter-clockwise maps
+    (dx, dy) to (dy, -dx)), so warping commutes with the transform."""
+    x = flip_rotate(flow, hflip, rot90)
+    shape = x.shape
+    x = x.reshape(*shape[:-3], shape[-3] // 2, 2, *shape[-2:])
+    dx, dy = x[..., 0, :, :], x[..., 1, :, :]
+    if hflip:
+        dx = -dx
+    for _ in range(rot90 % 4):
+        dx, dy = dy, -dx
+    return torch.stack([dx, dy], -3).reshape(shape)
+
+
+def draw_flip_rotate(rng: np.random.Generator, flip: bool = True, rotate: bool = True) -> tuple[bool, int]:
+    """One random (hflip, quarter turns) draw (8 dihedral choices when both enabled)."""
     hflip = bool(rng.integers(0, 2)) if flip else False
     rot = int(rng.integers(0, 4)) if rotate else 0
-    return flip_rotate(x, hflip, rot)
+    return hflip, rot
+
+
+def random_flip_rotate(x: Tensor, rng: np.random.Generator, flip: bool = True, rotate: bool = True) -> Tensor:
+    """Apply one random flip/rotation (8 dihedral choices when both enabled) to all of ``x`` (..., H, W)."""
+    return flip_rotate(x, *draw_flip_rotate(rng, flip, rotate))
 
 
 def temporal_reverse(inputs: Tensor, times: Tensor) -> tuple[Tensor, Tensor]:

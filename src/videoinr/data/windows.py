@@ -34,10 +34,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from videoinr.data.augment import crop_frames, random_crop_box, random_flip_rotate, temporal_reverse
+from videoinr.data.augment import (crop_frames, draw_flip_rotate, flip_rotate, flip_rotate_flow, random_crop_box,
+                                   temporal_reverse)
 from videoinr.data.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_image
 from videoinr.data.imresize import degrade, lr_size
 from videoinr.data.scenes import CutDetector, split_shots
@@ -62,18 +64,25 @@ VIDEO_EXTENSIONS = frozenset(
 @dataclass
 class Source:
     """One training source. ``path``: video file or folder (see module doc). ``window``: frames per window N
-    (>= 3). ``downscale``: factor >= 1 applied once at load. ``max_frames``: keep only the first frames of
-    each clip (None: all)."""
+    (>= 3). ``min_window``: when set, each sample draws its window length uniformly from [min_window, window]
+    (input gaps of min_window - 1 to window - 1 source frames: the x2..x8 of real use); None: always window.
+    ``downscale``: factor >= 1 applied once at load. ``max_frames``: keep only the first frames of each clip
+    (None: all)."""
 
     path: Path
     window: int = 9
     downscale: float = 1.0
     max_frames: int | None = None
+    min_window: int | None = None
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         if not isinstance(self.window, int) or self.window < 3:
             raise VideoINRError(f"{self.path}: window must be an integer >= 3, got {self.window!r}")
+        if self.min_window is not None and (not isinstance(self.min_window, int)
+                                            or not 3 <= self.min_window <= self.window):
+            raise VideoINRError(f"{self.path}: min_window must be an integer in [3, window={self.window}], "
+                                f"got {self.min_window!r}")
         if not (isinstance(self.downscale, (int, float)) and 1.0 <= float(self.downscale) <= 64.0):
             raise VideoINRError(f"{self.path}: downscale must be a number in [1, 64], got {self.downscale!r}")
         if self.max_frames is not None and (not isinstance(self.max_frames, int) or self.max_frames < 1):
@@ -81,7 +90,7 @@ class Source:
 
     @classmethod
     def parse(cls, spec: "Source | str | os.PathLike | dict") -> "Source":
-        """A Source from a path or a config mapping {path, window, downscale, max_frames}."""
+        """A Source from a path or a config mapping {path, window, min_window, downscale, max_frames}."""
         if isinstance(spec, Source):
             return spec
         if isinstance(spec, (str, os.PathLike)):
@@ -106,6 +115,7 @@ class Clip:
     frames: np.ndarray
     shots: list[range]
     window: int
+    min_window: int | None = None
 
 
 # ---------------------------------------------------------------- discovery and decoding
@@ -196,7 +206,8 @@ def _load_one(kind: str, what: Path | list[Path], cuts: bool, source: Source, ba
         name = str(Path(clip_path).relative_to(source.path.parent))
     except ValueError:
         name = str(clip_path)
-    return Clip(name=name, frames=np.stack(frames), shots=shots, window=source.window)
+    return Clip(name=name, frames=np.stack(frames), shots=shots, window=source.window,
+                min_window=source.min_window)
 
 
 def load_clips(source: Source | str | os.PathLike | dict, progress: bool = True) -> list[Clip]:
@@ -229,6 +240,7 @@ class WindowDataset(torch.utils.data.Dataset):
         rotate: bool = True,
         reverse: bool = True,
         progress: bool = True,
+        flow_scale: float | None = None,
     ):
         if not sources:
             raise VideoINRError("data: no training sources given")
@@ -239,11 +251,12 @@ class WindowDataset(torch.utils.data.Dataset):
         self.sources = [Source.parse(s) for s in sources]
         self.crop, self.targets, self.seed = crop, targets, int(seed)
         self.flip, self.rotate, self.reverse = flip, rotate, reverse
+        self.flow_scale = flow_scale
         self.epoch = 0
         self.clips: list[Clip] = []
         index: list[tuple[int, int]] = []
         for src in self.sources:
-            if src.window - 2 < targets:
+            if src.min_window is None and src.window - 2 < targets:
                 raise VideoINRError(
                     f"{src.path}: window {src.window} has {src.window - 2} interior frames, fewer than "
                     f"targets={targets}"
@@ -274,22 +287,52 @@ class WindowDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, Tensor]:
         cid, start = (int(v) for v in self.index[i % len(self.index)])
         clip = self.clips[cid]
-        n = clip.window
         rng = np.random.default_rng([self.seed, self.epoch, int(i)])
-        ks = np.sort(rng.choice(np.arange(1, n - 1), size=self.targets, replace=False))
+        n = clip.window
+        if clip.min_window is not None and clip.min_window < n:
+            n = int(rng.integers(clip.min_window, n + 1))
+        # K interior targets: distinct when the window has enough, else drawn with repetition
+        ks = np.sort(rng.choice(np.arange(1, n - 1), size=self.targets, replace=n - 2 < self.targets))
         h, w = clip.frames.shape[1:3]
         y, x = random_crop_box(h, w, self.crop, rng)
         pick = np.concatenate([[start, start + n - 1], start + ks])
         patch = crop_frames(clip.frames[pick], y, x, self.crop)  # (2 + K, c, c, 3) uint8
         t = torch.from_numpy(np.ascontiguousarray(patch)).permute(0, 3, 1, 2).float().div_(255.0)
-        t = random_flip_rotate(t, rng, flip=self.flip, rotate=self.rotate).contiguous()
+        hflip, rot = draw_flip_rotate(rng, flip=self.flip, rotate=self.rotate)
+        t = flip_rotate(t, hflip, rot).contiguous()
         inputs, tgt = t[:2], t[2:]
+        flows = None
+        if self.flow_scale is not None:
+            flows = self._flows(clip.frames[start], clip.frames[start + n - 1], y, x)
+            flows = flip_rotate_flow(flows, hflip, rot).contiguous()
         times = torch.from_numpy(ks / (n - 1)).float()
         if self.reverse and rng.integers(0, 2):
             inputs, times = temporal_reverse(inputs, times)
+            flows = None if flows is None else flows[[2, 3, 0, 1]]  # [F_01 | F_10] swap roles
             order = torch.argsort(times)
             tgt, times = tgt[order], times[order]
-        return {"inputs": inputs.contiguous(), "targets": tgt.contiguous(), "times": times}
+        item = {"inputs": inputs.contiguous(), "targets": tgt.contiguous(), "times": times,
+                "window": torch.tensor(n)}
+        if flows is not None:
+            item["flows"] = flows
+        return item
+
+    def _flows(self, frame0: np.ndarray, frame1: np.ndarray, y: int, x: int) -> Tensor:
+        """The model's flow prior for one window, as an HR field over the crop at (y, x): DIS flows [F_01 |
+        F_10] computed on the WHOLE frames degraded by `flow_scale` (what the model sees at that scale,
+        with the context that large motion needs), bilinearly upsampled to the frame's pixels and scaled
+        to HR pixels, then cropped: (4, crop, crop) float32. `scale_batch` brings it to the LR patch."""
+        from videoinr.models.prior import pair_flows
+
+        h, w = frame0.shape[:2]
+        hr = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div_(255.0)
+        lr = degrade(hr, self.flow_scale)
+        flows = pair_flows(lr[:1], lr[1:])  # (1, 4, lh, lw) in LR pixels
+        lh, lw = flows.shape[-2:]
+        flows = F.interpolate(flows, size=(h, w), mode="bilinear", align_corners=False)[0]
+        flows = flows[:, y : y + self.crop, x : x + self.crop]
+        gain = torch.tensor([w / lw, h / lh, w / lw, h / lh]).view(4, 1, 1)
+        return flows * gain
 
 
 # ---------------------------------------------------------------- per-batch scale
@@ -314,10 +357,14 @@ def scale_batch(batch: dict[str, Tensor], scale: float, lr_patch: int) -> dict[s
     inputs = batch["inputs"][..., :p, :p]
     lr = degrade(inputs, p / lr_patch)
     assert lr.shape[-2:] == (lr_patch, lr_patch) == lr_size((p, p), p / lr_patch)
-    return {
+    out = {
         "lr": lr,
         "inputs": inputs,
         "targets": batch["targets"][..., :p, :p],
         "times": batch["times"],
         "scale": torch.tensor(p / lr_patch),
     }
+    if "flows" in batch:  # HR-pixel flow fields over the crop -> the LR patch's grid, in LR pixels
+        hr_flows = batch["flows"][..., :p, :p]
+        out["flows"] = F.adaptive_avg_pool2d(hr_flows, (lr_patch, lr_patch)) * (lr_patch / p)
+    return out

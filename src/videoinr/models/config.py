@@ -21,6 +21,10 @@ class ModelConfig:
     computed once per pair and pixel and reused for every t).
     rgb_skip: add a flow-warped, bicubic-sampled blend of the two LR frames to the decoder output (the
     decoder then also predicts the blend weight). Not in the paper; it gives small models a strong start.
+    flow_prior: compute classical optical flow (OpenCV DIS, both directions) between the two LR frames in
+    `encode`; the flows to time t start from it (F_t0 = t F_10, F_t1 = (1 - t) F_01) and TemporalINR
+    predicts the correction. Not in the paper (off in `paper`): without it the temporal path learns no
+    motion on our data (see docs/MODEL_CARD.md).
     """
 
     name: str = "paper"
@@ -36,6 +40,7 @@ class ModelConfig:
     omega0: float = 30.0
     spatial_uses_t: bool = True
     rgb_skip: bool = False
+    flow_prior: bool = False
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -68,5 +73,6 @@ CONFIGS: dict[str, ModelConfig] = {
         decoder_hidden=(32, 32, 32),
         spatial_uses_t=False,
         rgb_skip=True,
+        flow_prior=True,  # without it the temporal path learned no motion (a blend): docs/MODEL_CARD.md
     ),
 }

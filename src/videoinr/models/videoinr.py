@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from videoinr.errors import VideoINRError
 from videoinr.models.config import ModelConfig
 from videoinr.models.encoder import ZoomingSlowMoEncoder
+from videoinr.models.prior import pair_flows, prior_at_t
 from videoinr.models.siren import Siren
 
 PAD_MULTIPLE = 4  # two stride-2 pyramid levels
@@ -155,12 +156,23 @@ class VideoINR(nn.Module):
         self.encoder.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ encode
-    def encode(self, frame0: Tensor, frame1: Tensor) -> "State":
-        """Encode a pair of frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a renderable State."""
+    def encode(self, frame0: Tensor, frame1: Tensor, flows: Tensor | None = None) -> "State":
+        """Encode a pair of frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a renderable State.
+
+        flow_prior configs: `flows` (B, 4, h, w) = [F_01 | F_10] in LR pixels (`prior.pair_flows`) when
+        already known (training computes them on whole frames, then crops); None computes them here (DIS on
+        these frames, on the CPU). Ignored without flow_prior."""
         if frame0.shape != frame1.shape or frame0.dim() != 4 or frame0.shape[1] != 3:
             raise VideoINRError(f"encode expects two (B, 3, h, w) frames of one shape, got "
                                 f"{tuple(frame0.shape)} and {tuple(frame1.shape)}")
         b, _, h, w = frame0.shape
+        prior = None
+        if self.cfg.flow_prior:
+            if flows is None:
+                flows = pair_flows(frame0, frame1)
+            if flows.shape != (b, 4, h, w):
+                raise VideoINRError(f"encode: flows must be (B, 4, h, w) = {(b, 4, h, w)}, got {tuple(flows.shape)}")
+            prior = flows.detach().float().to(frame0.device).contiguous(memory_format=torch.channels_last)
         ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
         pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
         cl = torch.channels_last  # the encoder's weights are channels-last too: 1.3x faster convs on CPU
@@ -172,7 +184,7 @@ class VideoINR(nn.Module):
             lr = torch.cat([feat.float(), frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
             # channels-last: pixel rows for the gathers of the compiled renderer, a view for grid_sample
             frames = frames.contiguous(memory_format=torch.channels_last)
-            return State(self, self._project(lr, b, h, w), frames)
+            return State(self, self._project(lr, b, h, w), frames, prior)
 
     def _encode_autocast(self, device: torch.device):
         """bf16 autocast for the encoder when `encode_bf16` says so; None (default): in eval mode, without
@@ -213,6 +225,7 @@ class State:
     model: VideoINR
     maps: dict[str, Tensor]  # see VideoINR._project
     frames: Tensor  # (B, 6, h, w): both LR frames, channels-last memory
+    prior: Tensor | None = None  # flow_prior configs: (B, 4, h, w) [F_01 | F_10] in LR pixels, channels-last
     gemm_dtype: torch.dtype | None = None  # per-point GEMMs in bf16 while rendering under bf16 autocast
 
     @property
@@ -247,12 +260,29 @@ class State:
         z = self.grid.bilinear(self.maps["temporal"], x)
         return z + _linear_parts([hr_x, rel], torch.cat([tw[:, :hr], tw[:, hr + d : hr + d + 2]], 1), self.gemm_dtype)
 
-    def _flow(self, t: Tensor, z_base: Tensor) -> Tensor:
-        """TemporalINR output (B, N, 4) at times t (B, N): two displacements (x, y) in LR pixels;
-        z_base = `_temporal_base` at the points (B, N, C)."""
+    def _prior_at(self, x: Tensor) -> Tensor | None:
+        """flow_prior configs: [F_01 | F_10] (B, N, 4) bilinearly sampled at points x (B, N, 2); else None."""
+        return None if self.prior is None else self.grid.bilinear(self.prior, x)
+
+    def _flow(self, t: Tensor, z_base: Tensor, prior: Tensor | None) -> Tensor:
+        """The flows (B, N, 4) at times t (B, N) from the query points to frame 0 and to frame 1, (x, y) in LR
+        pixels: TemporalINR's output, plus the prior's linear-motion flows when `prior` (`_prior_at` at the
+        points, (B, N, 4)) is given; z_base = `_temporal_base` at the points (B, N, C)."""
         m = self.model
         z_t = z_base + t.unsqueeze(-1) * (m.temporal.first.weight[:, -1] * m.cfg.omega0)
-        return m.temporal.from_first(z_t, self.gemm_dtype)
+        flow = m.temporal.from_first(z_t, self.gemm_dtype)
+        return flow if prior is None else flow + prior_at_t(prior, t)
+
+    def flows(self, coords: Tensor, t: Tensor | float) -> Tensor:
+        """The flows (B, N, 4) = [F_t0 | F_t1] in LR pixels that warp the query points coords (B, N, 2) at
+        times t (B, N) or a float to the two inputs (what `query` and `render` use). For inspection."""
+        if not torch.is_tensor(t):
+            t = coords.new_full(coords.shape[:2], float(t))
+        t = t.to(coords.dtype).expand(coords.shape[:2])
+        with _fp32(coords):
+            x, tt = coords.float(), t.float()
+            h = self._spatial(x, tt)
+            return self._flow(tt, self._temporal_base(x, h), self._prior_at(x))
 
     def _warp(self, x: Tensor, flow: Tensor) -> tuple[Tensor, Tensor]:
         """The two warped points x + f1, x + f2 (B, N, 2) (normalized) of points x (B, N, 2)."""
@@ -263,7 +293,7 @@ class State:
     def _rgb(self, x: Tensor, t: Tensor, z_base: Tensor) -> Tensor:
         """RGB (B, N, 3) at points x and times t (B, N); z_base = `_temporal_base` at x (t-dependent part).
         Exact per-point form: SpatialINR and the bicubic skip are evaluated at both warped points."""
-        x1, x2 = self._warp(x, self._flow(t, z_base))
+        x1, x2 = self._warp(x, self._flow(t, z_base, self._prior_at(x)))
         n = x.shape[1]
         h12 = self._spatial(torch.cat([x1, x2], 1), torch.cat([t, t], 1))  # both warped points in one pass
         z = self._decoder_terms(x1, h12[:, :n], 1) + self._decoder_terms(x2, h12[:, n:], 2)
@@ -421,8 +451,10 @@ class State:
         x = coords.unsqueeze(0).expand(b, -1, -1)
         feat = self._spatial(x, None)
         base = self._temporal_base(x, feat).repeat(1, n_t, 1)
+        prior = self._prior_at(x)
+        prior = None if prior is None else prior.repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)
-        flow = self._flow(tt, base).view(b, n_t, n, 4)
+        flow = self._flow(tt, base, prior).view(b, n_t, n, 4)
         h, w = self.lr_size
         reach = []
         for axis, n_lr in ((0, w), (1, h)):
