@@ -302,31 +302,3 @@ def test_bad_inputs_are_one_line_errors(shared_data, tmp_path, capsys):
     assert rc == 2 and "bad.yaml" in line
     assert not Path(out).exists()
 
-
-def test_flow_supervision_pulls_temporal_inr_toward_classical_flow(shared_data, tmp_path):
-    """The MoTIF-style alternative to the prior: `flow_loss` supervises TemporalINR's flows (no prior at
-    inference) with the whole-frame DIS flows; training on it lowers the flow error on a fixed batch."""
-    from videoinr.train import flow_loss_at, flow_targets
-
-    src = {"path": str(shared_data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 9,
-           "min_window": 9, "max_frames": 12}
-    over = {"model_overrides": {**TINY, "flow_prior": False}, "sources": [src], "steps": 30, "lr": 2e-3,
-            "val_every": 0, "ckpt_every": 100, "log_every": 5, "flow_loss": 1.0, "flow_loss_steps": 60}
-    path = tiny_config(shared_data, tmp_path, **over)
-    cfg = load_config(path)
-    assert flow_loss_at(cfg, 0) == 1.0 and flow_loss_at(cfg, 30) == 0.5 and flow_loss_at(cfg, 90) == 0.0
-    out = tmp_path / "run"
-    assert train_main(["--config", str(path), "--out", str(out), "--no-progress"]) == 0
-    dataset, _, weights = build_data(cfg, progress=False)
-    keys = StepSampler([len(d) for d in dataset.datasets], weights, 2, cfg.seed, 0, 1).keys(0)
-    batch = torch.utils.data.default_collate([dataset[k] for k in keys])
-    lr0, lr1, coords, t, _, _, flows = prepare_batch(batch, cfg, 0, 0, torch.device("cpu"))
-    target = flow_targets(flows, coords, t)
-    assert target.abs().mean() > 0.2  # there is motion to learn
-    torch.manual_seed(cfg.seed)
-    init, final = VideoINR(cfg.model_config()), load_weights(out / "final.safetensors")
-    assert not final.cfg.flow_prior
-    with torch.no_grad():
-        before = (init.encode(lr0, lr1).flows(coords, t) - target).abs().mean().item()
-        after = (final.encode(lr0, lr1).flows(coords, t) - target).abs().mean().item()
-    assert after < 0.7 * before, (before, after)

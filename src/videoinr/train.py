@@ -85,11 +85,6 @@ class TrainConfig:
     eta_min: float = 1e-7
     betas: tuple[float, float] = (0.9, 0.999)
     charbonnier_eps: float = 1e-3
-    # supervise TemporalINR's flows with the classical flows (F_t0 = t F_10, F_t1 = (1 - t) F_01 from DIS on
-    # the whole LR frames; the MoTIF-style alternative to `flow_prior`): weight per LR pixel of flow error,
-    # annealed linearly to 0 over `flow_loss_steps` (null: constant). 0: off.
-    flow_loss: float = 0.0
-    flow_loss_steps: int | None = None
     grad_clip: float | None = None  # max global grad norm (None: off)
     precision: str = "fp32"  # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA autocast + GradScaler)
     points_per_target: int | None = None  # None: whole HR patch; else random HR pixel centres per target
@@ -266,9 +261,6 @@ def validate(cfg: TrainConfig) -> None:
     _check(cfg.cosine_period >= 1, "cosine_period", f"must be >= 1, got {cfg.cosine_period}")
     _check(all(0 <= b < 1 for b in cfg.betas), "betas", f"must be two numbers in [0, 1), got {list(cfg.betas)}")
     _check(cfg.charbonnier_eps > 0, "charbonnier_eps", f"must be > 0, got {cfg.charbonnier_eps}")
-    _check(cfg.flow_loss >= 0, "flow_loss", f"must be >= 0, got {cfg.flow_loss}")
-    _check(cfg.flow_loss_steps is None or cfg.flow_loss_steps >= 1, "flow_loss_steps",
-           f"must be >= 1 or null, got {cfg.flow_loss_steps}")
     _check(cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip", f"must be > 0 or null, got {cfg.grad_clip}")
     _check(cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
     _check(cfg.points_per_target is None or cfg.points_per_target >= 1, "points_per_target",
@@ -326,22 +318,6 @@ def scale_at(cfg: TrainConfig, step: int) -> float:
         return cfg.stage1_scale
     rng = np.random.default_rng([cfg.seed, step, 1])
     return float(rng.uniform(cfg.scale_min, cfg.scale_max))
-
-
-def flow_loss_at(cfg: TrainConfig, step: int) -> float:
-    """Weight of the flow-supervision loss at `step` (0-based): `flow_loss`, annealed linearly to 0."""
-    if cfg.flow_loss_steps is None:
-        return cfg.flow_loss
-    return cfg.flow_loss * max(0.0, 1.0 - step / cfg.flow_loss_steps)
-
-
-def flow_targets(flows: Tensor, coords: Tensor, t: Tensor) -> Tensor:
-    """The classical flows [F_t0 | F_t1] (B, N, 4) in LR pixels at points coords (B, N, 2), times t (B, N),
-    from [F_01 | F_10] (B, 4, h, w) on the LR grid (bilinear, border)."""
-    from videoinr.models.prior import prior_at_t
-
-    at = F.grid_sample(flows, coords.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
-    return prior_at_t(at[:, :, 0].transpose(1, 2), t)
 
 
 def charbonnier(pred: Tensor, gt: Tensor, eps: float = 1e-3) -> Tensor:
@@ -423,7 +399,7 @@ def build_data(cfg: TrainConfig, progress: bool = True) -> tuple[_Mixture, list[
 
     datasets, weights, windows = [], [], []
     # flow-prior models: each window's flows come from its whole frames degraded at the stage-1 scale
-    flow_scale = cfg.stage1_scale if cfg.model_config().flow_prior or cfg.flow_loss > 0 else None
+    flow_scale = cfg.stage1_scale if cfg.model_config().flow_prior else None
     for i, spec in enumerate(cfg.sources):
         ds = WindowDataset([_resolve_source(spec)], crop=cfg.crop_size(), targets=cfg.targets,
                            seed=cfg.seed + 1000 * i, flip=cfg.flip, rotate=cfg.rotate, reverse=cfg.reverse,
@@ -697,11 +673,8 @@ class QueryModule(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, lr0: Tensor, lr1: Tensor, coords: Tensor, t: Tensor, flows: Tensor | None = None,
-                with_flows: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        state = self.model.encode(lr0, lr1, flows)
-        rgb = state.query(coords, t)
-        return (rgb, state.flows(coords, t)) if with_flows else rgb
+    def forward(self, lr0: Tensor, lr1: Tensor, coords: Tensor, t: Tensor, flows: Tensor | None = None) -> Tensor:
+        return self.model.encode(lr0, lr1, flows).query(coords, t)
 
 
 def _param_hash(model: nn.Module) -> str:
@@ -879,15 +852,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
     tick = time.perf_counter()
     for batch in loader:
         lr0, lr1, coords, t, gt, scale, flows = prepare_batch(batch, cfg, step, d.rank, device)
-        w_flow = flow_loss_at(cfg, step)
         with _autocast(cfg, device):
-            pred = net(lr0, lr1, coords, t, flows, with_flows=w_flow > 0)
-        if w_flow > 0:
-            pred, pred_flows = pred
-            loss = charbonnier(pred, gt, cfg.charbonnier_eps) + w_flow * charbonnier(
-                pred_flows.float(), flow_targets(flows, coords, t), cfg.charbonnier_eps)
-        else:
-            loss = charbonnier(pred, gt, cfg.charbonnier_eps)
+            pred = net(lr0, lr1, coords, t, flows)
+        loss = charbonnier(pred, gt, cfg.charbonnier_eps)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip is not None:
