@@ -385,6 +385,7 @@ def _encode_bytes(model, h: int, w: int) -> int:
     cfg = model.cfg
     lr_dim = getattr(model, "lr_dim", 3 * cfg.nf + 6)
     state = h * w * (lr_dim + sum((cfg.spatial_hidden[0], cfg.temporal_hidden[0], 2 * cfg.decoder_hidden[0])))
+    state += h * w * 4 * int(getattr(cfg, "flow_prior", False))  # the prior's two flows
     encoder = h * w * cfg.nf * 24  # several feature maps at LR (pyramid levels add ~1/3)
     return int(4 * (state + encoder))
 
