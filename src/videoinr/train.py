@@ -615,15 +615,48 @@ class MetricsLog:
         self.path = path
         rows: list[list[str]] = []
         if resume_step > 0 and path.is_file():
-            with open(path, newline="") as f:
-                reader = csv.reader(f)
-                next(reader, None)
-                rows = [r for r in reader if r and int(r[0]) <= resume_step]
+            rows = self._read_rows(path, resume_step)
         text = io.StringIO()
         w = csv.writer(text)
         w.writerow(METRIC_COLUMNS)
         w.writerows(rows)
         _atomic_write(path, text.getvalue().encode())
+
+    @staticmethod
+    def _read_rows(path: Path, resume_step: int) -> list[list[str]]:
+        """The rows of an earlier run's metrics.csv up to `resume_step`. Garbled rows (a step that is not an
+        integer, a value that is not a number, too many columns, undecodable bytes) are dropped with one
+        warning line on stderr: the log is informational and must never stop a resume."""
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        rows: list[list[str]] = []
+        bad: list[int] = []
+        for lineno, line in enumerate(text.splitlines()[1:], start=2):  # line 1: the header
+            if not line.strip():
+                continue
+            try:
+                row = next(csv.reader([line]), [])
+            except csv.Error:
+                row = None
+            if row is None or not MetricsLog._valid_row(row):
+                bad.append(lineno)
+            elif int(row[0]) <= resume_step:
+                rows.append(row)
+        if bad:
+            print(f"warning: {path}: skipped {len(bad)} garbled row(s) (line {', '.join(map(str, bad[:5]))}"
+                  f"{', ...' if len(bad) > 5 else ''})", file=sys.stderr)
+        return rows
+
+    @staticmethod
+    def _valid_row(row: list[str]) -> bool:
+        if not row or len(row) > len(METRIC_COLUMNS) or not row[0].strip().isascii() or not row[0].strip().isdigit():
+            return False
+        for v in row[1:]:
+            if v.strip():
+                try:
+                    float(v)
+                except ValueError:
+                    return False
+        return True
 
     def write(self, values: dict[str, float]) -> None:
         row = []

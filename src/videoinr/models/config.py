@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from videoinr.errors import VideoINRError
@@ -47,15 +48,75 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise VideoINRError(f"unknown model config key(s): {', '.join(unknown)}")
-        vals = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        cfg = cls(**vals)
-        if cfg.nf <= 0 or cfg.nf % cfg.groups:
-            raise VideoINRError(f"model config: nf ({cfg.nf}) must be a positive multiple of groups ({cfg.groups})")
-        return cfg
+        """A config from untrusted data (a weights file's metadata, training overrides): every key known,
+        every value of its type and in range (`check_config_dict`), else one-line VideoINRError."""
+        return cls(**check_config_dict(d))
+
+
+# Sane bounds: far above any model this package trains, far below what would exhaust memory when built.
+MAX_WIDTH = 4096  # nf, hr_dim and every SIREN hidden width
+MAX_BLOCKS = 256  # front_blocks, back_blocks
+MAX_LAYERS = 64  # hidden layers of one SIREN
+MAX_NAME = 200
+
+
+def _show(v: object) -> str:
+    """A short, one-line repr of a (possibly huge or hostile) value for an error message."""
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_config_dict(d: object) -> dict:
+    """Validated constructor arguments of a ModelConfig from a mapping (JSON lists become tuples).
+
+    Keys may be missing (the field's default is used); unknown keys, wrong types (bools are not ints,
+    ints are not bools) and out-of-range values raise VideoINRError naming the key."""
+    if not isinstance(d, dict):
+        raise VideoINRError(f"model config must be a JSON object (a mapping of keys to values), "
+                            f"got {type(d).__name__} {_show(d)}")
+    known = {f.name for f in dataclasses.fields(ModelConfig)}
+    bad_keys = [k for k in d if not isinstance(k, str)]
+    if bad_keys:
+        raise VideoINRError(f"model config keys must be strings, got {_show(bad_keys[0])}")
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise VideoINRError(f"unknown model config key(s): {', '.join(_show(k)[1:-1] for k in unknown[:10])}")
+    out: dict = {}
+    for k, v in d.items():
+        where = f"model config key '{k}'"
+        if k == "name":
+            if not isinstance(v, str) or not v or len(v) > MAX_NAME or not v.isprintable():
+                raise VideoINRError(f"{where} must be a non-empty printable string of at most {MAX_NAME} "
+                                    f"characters, got {_show(v)}")
+        elif k in ("nf", "groups", "hr_dim"):
+            if not _is_int(v) or not 1 <= v <= MAX_WIDTH:
+                raise VideoINRError(f"{where} must be an integer in 1..{MAX_WIDTH}, got {_show(v)}")
+        elif k in ("front_blocks", "back_blocks"):
+            if not _is_int(v) or not 0 <= v <= MAX_BLOCKS:
+                raise VideoINRError(f"{where} must be an integer in 0..{MAX_BLOCKS}, got {_show(v)}")
+        elif k in ("spatial_hidden", "temporal_hidden", "decoder_hidden"):
+            if (not isinstance(v, (list, tuple)) or not 1 <= len(v) <= MAX_LAYERS
+                    or not all(_is_int(x) and 1 <= x <= MAX_WIDTH for x in v)):
+                raise VideoINRError(f"{where} must be a list of 1 to {MAX_LAYERS} integers in 1..{MAX_WIDTH}, "
+                                    f"got {_show(v)}")
+            v = tuple(v)
+        elif k == "omega0":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise VideoINRError(f"{where} must be a positive finite number, got {_show(v)}")
+            v = float(v)
+        else:  # the boolean switches
+            if not isinstance(v, bool):
+                raise VideoINRError(f"{where} must be true or false, got {_show(v)}")
+        out[k] = v
+    nf = out.get("nf", ModelConfig.nf)
+    groups = out.get("groups", ModelConfig.groups)
+    if nf % groups:
+        raise VideoINRError(f"model config: nf ({nf}) must be a positive multiple of groups ({groups})")
+    return out
 
 
 CONFIGS: dict[str, ModelConfig] = {

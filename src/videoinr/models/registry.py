@@ -5,6 +5,7 @@ A weights file is a safetensors file whose metadata holds `config` (the ModelCon
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from videoinr.errors import VideoINRError
-from videoinr.models.config import CONFIGS, ModelConfig
+from videoinr.models.config import CONFIGS, ModelConfig, _show
 from videoinr.models.videoinr import VideoINR
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -46,33 +47,117 @@ def create_model(
     return model.eval()
 
 
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors dtype names a weights tensor may have
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The JSON metadata of a weights file: {'config': {...}, 'summary': {...}}."""
+    """The JSON metadata of a weights file: {'config': {...}, 'summary': {...}}.
+
+    Checks the metadata's schema (not the config's values: `check_weights` does): `config` present and a
+    JSON object, `summary` (if present) a JSON object. Other keys are JSON-decoded where they can be."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except (OSError, SafetensorError, ValueError) as e:
-        raise VideoINRError(f"cannot read weights file {path}: {str(e).splitlines()[0]}") from None
+        raise VideoINRError(f"cannot read weights file {path}: {_first_line(e)}") from None
     if "config" not in meta:
         raise VideoINRError(f"weights file {path} has no videoinr config in its metadata")
-    return {k: json.loads(v) for k, v in meta.items()}
+    out: dict = {}
+    for key, text in meta.items():
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            if key in ("config", "summary"):
+                raise VideoINRError(f"weights file {path}: metadata '{key}' is not valid JSON "
+                                    f"({_first_line(e)})") from None
+            value = text
+        if key in ("config", "summary") and not isinstance(value, dict):
+            raise VideoINRError(f"weights file {path}: metadata '{key}' must be a JSON object, "
+                                f"got {type(value).__name__} {_show(value)}")
+        out[key] = value
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of a VideoINR(cfg) state dict, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        model = VideoINR(cfg)
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def check_weights(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
+    """(config, metadata) of a weights file after validating it without loading or allocating anything:
+    the metadata's schema, every config value's type and range, and the file's tensor names, shapes and
+    dtypes against the config. Any problem: one-line VideoINRError naming the file."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.exists():
+        raise VideoINRError(f"weights file not found: {path}")
+    if not p.is_file():
+        raise VideoINRError(f"weights file {path} is not a file")
+    meta = read_metadata(path)
+    try:
+        cfg = ModelConfig.from_dict(meta["config"])
+    except VideoINRError as e:
+        raise VideoINRError(f"weights file {path}: {e}") from None
+    expected = expected_shapes(cfg)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            found = {}
+            for name in f.keys():
+                sl = f.get_slice(name)
+                found[name] = (tuple(sl.get_shape()), sl.get_dtype())
+    except (OSError, SafetensorError, ValueError) as e:
+        raise VideoINRError(f"cannot read weights file {path}: {_first_line(e)}") from None
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    wrong = [k for k in expected if k in found and found[k][0] != expected[k]]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} tensor(s) missing (e.g. {_show(missing[0])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {_show(unexpected[0])})")
+        if wrong:
+            k = wrong[0]
+            parts.append(f"{len(wrong)} of the wrong shape (e.g. {k}: {list(found[k][0])} in the file, "
+                         f"{list(expected[k])} for the config)")
+        raise VideoINRError(f"weights file {path} does not match its config: {'; '.join(parts)}")
+    bad_dtype = [k for k in found if found[k][1] not in FLOAT_DTYPES]
+    if bad_dtype:
+        k = bad_dtype[0]
+        raise VideoINRError(f"weights file {path}: tensor {k} has dtype {found[k][1]} "
+                            f"(expected one of {', '.join(FLOAT_DTYPES)})")
+    return cfg, meta
 
 
 def load_weights(path: str | os.PathLike) -> VideoINR:
-    """A model built from the config stored in `path` with its weights (float32)."""
-    if not Path(path).is_file():
-        raise VideoINRError(f"weights file not found: {path}")
-    meta = read_metadata(path)
-    model = VideoINR(ModelConfig.from_dict(meta["config"]))
-    state = {k: v.float() for k, v in load_file(str(path)).items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise VideoINRError(f"weights file {path} does not match its config "
-                            f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)")
+    """A model built from the config stored in `path` with its weights (float32). The file is validated
+    first (`check_weights`); nothing is allocated for a malformed file."""
+    cfg, meta = check_weights(path)
+    try:
+        state = load_file(str(path))
+    except (OSError, SafetensorError, ValueError) as e:
+        raise VideoINRError(f"cannot read weights file {path}: {_first_line(e)}") from None
+    state = {k: v.float() for k, v in state.items()}
+    for k, v in state.items():
+        if not torch.isfinite(v).all():
+            raise VideoINRError(f"weights file {path}: tensor {k} holds non-finite values (NaN or inf)")
+    model = VideoINR(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # not expected after check_weights; still one line
+        raise VideoINRError(f"weights file {path} does not match its config: {_first_line(e)}") from None
     model.summary = meta.get("summary", {})
     return model
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def save_weights(model: VideoINR, path: str | os.PathLike, summary: dict | None = None,

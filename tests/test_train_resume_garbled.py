@@ -1,0 +1,77 @@
+"""`train --resume` with a garbled metrics.csv row: the row is skipped with one warning line, the resume
+continues and the log ends up with every step once (issue 15, item 9)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import yaml
+
+from videoinr.train import METRIC_COLUMNS, MetricsLog
+from videoinr.train import main as train_main
+
+TINY = {"nf": 8, "groups": 2, "front_blocks": 1, "back_blocks": 1}
+
+
+def tiny_config(data: Path, tmp: Path, **kw) -> Path:
+    """A tiny model on 12 DAVIS frames (copied from tests/test_train.py, without validation images)."""
+    cfg = {
+        "model": "lite",
+        "model_overrides": TINY,
+        "sources": [{"path": str(data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 5,
+                     "max_frames": 12}],
+        "lr_patch": 8,
+        "batch_size": 2,
+        "points_per_target": 30,
+        "steps": 3,
+        "stage1_steps": 1,
+        "val_every": 0,
+        "ckpt_every": 1,
+        "log_every": 1,
+        "threads": 1,
+    }
+    cfg.update(kw)
+    path = tmp / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _steps(path: Path) -> list[str]:
+    with open(path, newline="") as f:
+        return [r["step"] for r in csv.DictReader(f)]
+
+
+GARBAGE = ["abc,0.1,0.2", "\x00\x00\x00", "1.5,0.1", "2,not-a-number", ",,,", "9,1,2,3,4,5,6,7,8,9,10", "\udcff"]
+
+
+def test_metrics_log_skips_garbled_rows_with_one_warning(tmp_path, capsys):
+    path = tmp_path / "metrics.csv"
+    good = [["1", "0.5", "0.001", "0.2", "", "", ""], ["2", "0.4", "0.001", "0.2", "20.5", "20.1", "20.0"],
+            ["3", "0.3", "0.001", "0.2", "", "", ""]]
+    lines = [",".join(METRIC_COLUMNS), ",".join(good[0]), *GARBAGE[:4], ",".join(good[1]), *GARBAGE[4:],
+             ",".join(good[2])]
+    path.write_bytes("\n".join(lines).encode("utf-8", errors="surrogateescape") + b"\xff\xfe\n")
+    log = MetricsLog(path, resume_step=2)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning:") and "garbled" in err[0] and str(path) in err[0], err
+    log.write({"step": 3, "loss": 0.25, "lr": 1e-3, "sec_per_step": 0.1})
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == list(METRIC_COLUMNS)
+    assert rows[1:3] == good[:2] and rows[3][:2] == ["3", "0.25"] and len(rows) == 4
+
+
+def test_resume_with_a_garbled_metrics_row(shared_data, tmp_path, capsys):
+    path = tiny_config(shared_data, tmp_path)
+    out = tmp_path / "run"
+    assert train_main(["--config", str(path), "--out", str(out), "--steps", "2", "--no-progress"]) == 0
+    metrics = out / "metrics.csv"
+    assert _steps(metrics) == ["1", "2"]
+    lines = metrics.read_text().splitlines(keepends=True)  # garble the log: e.g. a crash or an editor
+    metrics.write_text("".join([*lines[:2], "1x,garbage\n", "\x00\x00\n", *lines[2:], "2;0.5\n"]))
+    capsys.readouterr()
+    assert train_main(["--config", str(path), "--out", str(out), "--resume", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if "garbled" in line][0].startswith("warning:")
+    assert _steps(metrics) == ["1", "2", "3"]
