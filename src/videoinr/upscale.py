@@ -25,6 +25,7 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ from tqdm import tqdm
 
 from videoinr.errors import VideoINRError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs on the same output are not guarded there
+    fcntl = None
+
 __all__ = ["upscale", "main", "build_parser", "EXAMPLE_VIDEO", "VIDEO_EXTENSIONS", "output_size", "parse_memory"]
 
 VIDEO_EXTENSIONS = frozenset(
@@ -50,6 +56,8 @@ EXAMPLE_VIDEO = Path(__file__).resolve().parent / "assets" / "example.mp4"
 """The bundled 2 s example clip (192x108, with audio); the CLI input name `example` refers to it."""
 SEGMENT_FRAMES = 240  # output frames per video segment (the unit of --resume for video outputs)
 _JOB_FILE = "job.json"
+_LOCK_FILE = ".lock"  # in the work folder: flock'ed by the run that owns it, for that run's life
+_FRAME_NAME = re.compile(r"\d{6,}\.png")  # the numbered frames of a folder output
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -447,8 +455,141 @@ def _budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: int, 
 # ----------------------------------------------------------------------------------------------------
 # outputs: a hidden work folder beside the output, renamed into place at the end
 # ----------------------------------------------------------------------------------------------------
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) that `folder` accepts."""
+    try:
+        return min(255, int(os.pathconf(folder, "PC_NAME_MAX")))
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _aside(path: Path, tag: str) -> Path:
+    """The hidden sibling `.NAME.videoinr-TAG` of `path`; a NAME too long for that is cut to 64 characters
+    plus 16 hex digits of its SHA-1, so every legal output name has one that is legal too."""
+    name = f".{path.name}.videoinr-{tag}"
+    if len(os.fsencode(name)) <= _name_max(path.parent):
+        return path.with_name(name)
+    stem = path.name[:64]
+    while len(os.fsencode(stem)) > 64:
+        stem = stem[:-1]
+    digest = hashlib.sha1(os.fsencode(path.name)).hexdigest()[:16]
+    return path.with_name(f".{stem}~{digest}.videoinr-{tag}")
+
+
 def _work_dir(output: Path) -> Path:
-    return output.with_name(f".{output.name}.videoinr-part")
+    return _aside(output, "part")
+
+
+class _WorkLock:
+    """Exclusive ownership of an output's work folder: `fcntl.flock` on `.lock` inside it.
+
+    Held for the run's life and released by the OS however the process ends (a killed run's folder is
+    taken over by the next run, e.g. with --resume). A second run on the same output stops at once with
+    the first one's process id, touching nothing. The owner removes the folder only by first renaming it
+    away (or renaming it into place as a folder output), so a run that locked the lock file of a folder
+    being removed sees that the path no longer names the file it locked, and starts over.
+    """
+
+    def __init__(self, work: Path, output: Path) -> None:
+        self.work, self.output = work, output
+        self.fd: int | None = None
+        self.fresh = False  # the folder held nothing but the lock file when locked (nothing to keep)
+
+    def acquire(self) -> "_WorkLock":
+        lock = self.work / _LOCK_FILE
+        for _ in range(50):
+            try:
+                self.work.mkdir()
+            except FileExistsError:
+                pass
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:
+                continue  # renamed away by the run that held it: make a new one
+            try:
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                        who = f"process {pid}" if pid.isdigit() else "a process that is just starting"
+                        raise VideoINRError(
+                            f"{self.output}: another videoinr run ({who}) is writing this output; wait for it "
+                            "to end or choose another output"
+                        ) from None
+                try:
+                    same = os.path.samestat(os.fstat(fd), os.stat(lock))
+                except FileNotFoundError:
+                    same = False
+                if same:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                    self.fd, fd = fd, None
+                    self.fresh = set(os.listdir(self.work)) <= {_LOCK_FILE}
+                    return self
+            finally:
+                if fd is not None:
+                    os.close(fd)
+        raise VideoINRError(f"{self.work}: cannot lock the work folder (it keeps being replaced)")
+
+    def remove_work(self) -> None:
+        """Delete the work folder (lock file included) while still holding the lock."""
+        gone = self.work.with_name(f".videoinr-gone-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(self.work, gone)
+        except OSError:
+            gone = self.work
+        shutil.rmtree(gone, ignore_errors=True)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _check_name(out: Path, parent: Path) -> None:
+    limit = _name_max(parent)
+    n = len(os.fsencode(out.name))
+    if n > limit:
+        raise VideoINRError(f"{out}: file name too long ({n} bytes; at most {limit} here)")
+
+
+def _replace_problem(out: Path, out_is_video: bool) -> str | None:
+    """Why --force may not replace `out` (None: it may). Only what this tool writes is replaced: a file
+    for a video output, a folder of its numbered PNG frames for a folder output; an empty folder too."""
+    if out.is_dir():
+        if out.is_symlink():
+            return "is a link to a folder"
+        entries = list(out.iterdir())
+        if not entries:
+            return None
+        if out_is_video:
+            return "is a folder, not a video file"
+        for p in entries:
+            if p.is_symlink() or not p.is_file() or not (_FRAME_NAME.fullmatch(p.name) or p.name == _LOCK_FILE):
+                return f"holds {p.name!r}, which is not a frame written by videoinr"
+        return None
+    if not out_is_video:
+        return "exists and is not a folder"
+    return None
+
+
+def _check_output(out: Path, src_path: Path, out_is_video: bool, force: bool) -> None:
+    """Refuse an output that is or contains the input, or that --force may not replace."""
+    o, s = out.resolve(), src_path.resolve()
+    if o == s:
+        raise VideoINRError(f"{out}: output would overwrite the input")
+    if o in s.parents:
+        raise VideoINRError(f"{out}: output folder contains the input {src_path}; choose another output")
+    if not out.exists():
+        return
+    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+        return  # an empty folder is as good as none
+    if not force:
+        raise VideoINRError(f"{out}: already exists (use --force to overwrite)")
+    why = _replace_problem(out, out_is_video)
+    if why:
+        raise VideoINRError(f"{out}: {why}; --force replaces only outputs of videoinr (move it away yourself)")
 
 
 class _FolderSink:
@@ -476,7 +617,8 @@ class _FolderSink:
         (self.work / _JOB_FILE).unlink(missing_ok=True)
         for stray in self.work.glob(".*.tmp.png"):  # a write cut short by a hard kill
             stray.unlink()
-        _move_into_place(self.work, self.output)
+        _move_into_place(self.work, self.output, video=False)
+        (self.output / _LOCK_FILE).unlink(missing_ok=True)  # still held (open) until the run ends
 
     def close(self) -> None:
         pass
@@ -533,8 +675,7 @@ class _VideoSink:
         source = self.src.path if self.src.kind == "video" else None
         tmp = self.work / f"joined{self.output.suffix}"
         concat_videos(parts, tmp, source=source, copy_streams=self.plan.copy_audio)
-        _move_into_place(tmp, self.output)
-        shutil.rmtree(self.work, ignore_errors=True)
+        _move_into_place(tmp, self.output, video=True)
 
     def close(self) -> None:
         if self.writer is not None:
@@ -542,13 +683,22 @@ class _VideoSink:
             self.writer = None
 
 
-def _move_into_place(src: Path, dst: Path) -> None:
-    """Rename src to dst, replacing an existing dst (file or folder) only after src is complete."""
+def _move_into_place(src: Path, dst: Path, video: bool) -> None:
+    """Rename src to dst, replacing an existing dst (file or folder) only after src is complete, and only
+    if dst is still something --force may replace (checked again: it may have changed meanwhile)."""
+    if dst.exists():
+        why = _replace_problem(dst, video)
+        if why:
+            raise VideoINRError(f"{dst}: {why} (changed during the run); nothing replaced")
     if dst.is_dir() and not dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.videoinr-old")
+        old = _aside(dst, "old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dst, old)
-        os.replace(src, dst)
+        try:
+            os.replace(src, dst)
+        except BaseException:
+            os.replace(old, dst)  # put the previous output back
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(src, dst)
@@ -622,16 +772,42 @@ def _upscale_one(
     if out_is_video and out.suffix.lower() not in OUTPUT_VIDEO_EXTENSIONS:
         raise VideoINRError(f"{out}: cannot write {out.suffix} (use one of "
                             f"{', '.join(sorted(OUTPUT_VIDEO_EXTENSIONS))})")
-    if out.exists() and not force:
-        if not (out.is_dir() and not any(out.iterdir())):
-            raise VideoINRError(f"{out}: already exists (use --force to overwrite)")
-    if out.resolve() == src_path.resolve():
-        raise VideoINRError(f"{out}: output would overwrite the input")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise VideoINRError(f"{out}: output folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise VideoINRError(f"{out}: output folder {parent} is not writable")
+    try:
+        _check_name(out, parent)
+        _check_output(out, src_path, out_is_video, force)  # before the lock: refuse without touching anything
+        lock = _WorkLock(_work_dir(out), out).acquire()
+    except OSError as e:
+        raise VideoINRError(f"{out}: cannot write here ({e.strerror or e})") from None
+    try:
+        try:
+            _check_output(out, src_path, out_is_video, force)  # again, now that no other run can write it
+        except OSError as e:
+            raise VideoINRError(f"{out}: cannot write here ({e.strerror or e})") from None
+        return _upscale_locked(
+            src_path, out, lock, label, out_is_video, scale=scale, size=size, time_scale=time_scale, fps=fps,
+            times=times, region=region, net=net, device=device, codec=codec, crf=crf, resume=resume,
+            max_memory=max_memory, max_time=max_time, scene_cuts=scene_cuts, input_fps=input_fps,
+            progress=progress, segment_frames=segment_frames,
+        )
+    except BaseException:
+        if lock.fresh and lock.work.exists():
+            lock.remove_work()  # created by this run and holding nothing to keep
+        raise
+    finally:
+        lock.release()
+
+
+def _upscale_locked(
+    src_path: Path, out: Path, lock: _WorkLock, label: str, out_is_video: bool, *, scale, size, time_scale,
+    fps, times, region, net, device, codec, crf, resume, max_memory, max_time, scene_cuts, input_fps, progress,
+    segment_frames,
+) -> Path:
+    """The run itself, holding the lock on the work folder."""
     if out_is_video:
         from videoinr.data.video import check_encoder
 
@@ -667,8 +843,9 @@ def _upscale_one(
         "codec": codec if out_is_video else "png", "crf": crf, "segment": segment_frames,
         "model": _model_fingerprint(net), "version": 1,
     }
-    work = _work_dir(out)
+    work = lock.work
     budget = _prepare_work(work, settings, budget, limit, resume)
+    lock.fresh = False  # from here on the work folder is kept or removed below
     sink = (_VideoSink(out, work, n_out, plan, src, codec, crf, segment_frames) if out_is_video
             else _FolderSink(out, work, n_out))
     old_points = net.max_query_points
@@ -677,14 +854,16 @@ def _upscale_one(
         _render_all(src, plan, jobs, sink, net, device, (H, W), region, budget, max_time, progress, label)
         sink.close()
         sink.finish()
+        if out_is_video:
+            lock.remove_work()
     except BaseException as e:
         sink.close()
         if isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
             # not the input's fault: keep finished frames/segments for --resume (never under the output name)
             print(f"{type(e).__name__}: finished work kept in {work}; rerun with --resume to continue",
                   file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        elif work.exists():
+            lock.remove_work()
         raise
     finally:
         net.max_query_points = old_points
@@ -721,7 +900,11 @@ def _prepare_work(work: Path, settings: dict, budget: _Budget, limit: int, resum
     result is the same as one uninterrupted run's (when it still fits the memory limit).
     """
     job = work / _JOB_FILE
-    if work.exists():
+    try:
+        leftovers = [p for p in work.iterdir() if p.name != _LOCK_FILE]  # of an interrupted run
+    except OSError as e:
+        raise VideoINRError(f"{work}: cannot read ({e.strerror or e})") from None
+    if leftovers:
         old = None
         if resume:
             try:
@@ -736,9 +919,12 @@ def _prepare_work(work: Path, settings: dict, budget: _Budget, limit: int, resum
             if b and b.get("peak_bytes", 1 << 62) <= limit:
                 budget = _Budget(int(b["max_query_points"]), int(b["t_per_call"]), int(b["peak_bytes"]))
         if old is None:
-            shutil.rmtree(work)
+            for p in leftovers:  # start over, keeping the lock file
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
     try:
-        work.mkdir(exist_ok=True)
         tmp = job.with_suffix(".tmp")
         tmp.write_text(json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}))
         os.replace(tmp, job)
@@ -918,6 +1104,10 @@ def upscale(
         pairs = [(v, o) for v, o in pairs if o.suffix.lower() in OUTPUT_VIDEO_EXTENSIONS] + [
             (v, o.with_suffix(".mp4")) for v, o in pairs if o.suffix.lower() not in OUTPUT_VIDEO_EXTENSIONS]
         pairs.sort()
+        inputs = {v.resolve() for v in videos}
+        for v, o in pairs:
+            if o.resolve() in inputs:
+                raise VideoINRError(f"{o}: output for {v.name} would overwrite an input; choose another output folder")
         mine = _shard(pairs)
         if not force:
             for _, o in mine:
