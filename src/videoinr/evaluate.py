@@ -35,7 +35,7 @@ from tqdm import tqdm
 from videoinr.baselines import Method, get_method
 from videoinr.data.frames import folder_videos, read_image
 from videoinr.data.imresize import degrade
-from videoinr.errors import VideoINRError
+from videoinr.errors import ArgumentParser, VideoINRError
 from videoinr.metrics import psnr, ssim
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "make_lr",
     "evaluate",
     "write_outputs",
+    "check_out",
     "format_table",
     "add_arguments",
     "run",
@@ -244,34 +245,36 @@ def evaluate(
     n_targets = sum(len(task.targets) for task in tasks)
     bar = tqdm(total=n_targets, unit="frame", desc=f"eval {protocol}", disable=not progress, file=sys.stderr)
     lr_cache: dict[tuple[str, int], np.ndarray] = {}
-    for task in tasks:
-        seq = task.sequence
-        for key in [k for k in cache if k[0] != seq or k[1] < task.inputs[0]]:
-            del cache[key]
-        for key in [k for k in lr_cache if k[0] != seq or k[1] < task.inputs[0]]:
-            del lr_cache[key]
-        for i in task.inputs:
-            if (seq, i) not in lr_cache:
-                lr_cache[(seq, i)] = make_lr(hr(seq, i), scale)
-        lr0, lr1 = lr_cache[(seq, task.inputs[0])], lr_cache[(seq, task.inputs[1])]
-        gts = [hr(seq, tg.frame) for tg in task.targets]
-        size = gts[0].shape[:2]
-        times = [tg.t for tg in task.targets]
-        for name, method in zip(names, method_objs):
-            start = time.perf_counter()
-            preds = method.predict(lr0, lr1, times, size)
-            seconds[name] += time.perf_counter() - start
-            for tg, pred, gt in zip(task.targets, preds, gts):
-                per_frame[name].append({
-                    "sequence": seq, "frame": tg.frame, "t": tg.t, "k": tg.k,
-                    "psnr": psnr(pred, gt, channel), "ssim": ssim(pred, gt, channel),
-                    "in_average": tg.in_average, "center": tg.center,
-                })
-                if (seq, tg.frame) in crop_keys:
-                    crops.setdefault((seq, tg.frame), {"GT": gt})[name] = pred
-        bar.update(len(task.targets))
-        bar.set_postfix_str(seq)
-    bar.close()
+    try:
+        for task in tasks:
+            seq = task.sequence
+            for key in [k for k in cache if k[0] != seq or k[1] < task.inputs[0]]:
+                del cache[key]
+            for key in [k for k in lr_cache if k[0] != seq or k[1] < task.inputs[0]]:
+                del lr_cache[key]
+            for i in task.inputs:
+                if (seq, i) not in lr_cache:
+                    lr_cache[(seq, i)] = make_lr(hr(seq, i), scale)
+            lr0, lr1 = lr_cache[(seq, task.inputs[0])], lr_cache[(seq, task.inputs[1])]
+            gts = [hr(seq, tg.frame) for tg in task.targets]
+            size = gts[0].shape[:2]
+            times = [tg.t for tg in task.targets]
+            for name, method in zip(names, method_objs):
+                start = time.perf_counter()
+                preds = method.predict(lr0, lr1, times, size)
+                seconds[name] += time.perf_counter() - start
+                for tg, pred, gt in zip(task.targets, preds, gts):
+                    per_frame[name].append({
+                        "sequence": seq, "frame": tg.frame, "t": tg.t, "k": tg.k,
+                        "psnr": psnr(pred, gt, channel), "ssim": ssim(pred, gt, channel),
+                        "in_average": tg.in_average, "center": tg.center,
+                    })
+                    if (seq, tg.frame) in crop_keys:
+                        crops.setdefault((seq, tg.frame), {"GT": gt})[name] = pred
+            bar.update(len(task.targets))
+            bar.set_postfix_str(seq)
+    finally:
+        bar.close()  # ends the bar's line, so an error message starts on a line of its own
 
     results: dict = {
         "protocol": protocol,
@@ -436,11 +439,48 @@ def _crop_sheet(images: dict[str, np.ndarray], results: dict, seq: str, frame: i
     return np.concatenate(tiles[:-1], axis=1)
 
 
-def write_outputs(results: dict, crops: dict[tuple[str, int], dict[str, np.ndarray]], out: str | Path) -> Path:
-    """Write results.json, results.md, psnr_vs_t.png and crops/*.png into ``out`` (created if needed)."""
+def check_out(out: str | Path) -> Path:
+    """Fail fast (before any work) unless ``out`` is, or can be created as, a writable folder.
+
+    Probes by creating and removing a file in ``out`` or, when it does not exist yet, in its nearest existing
+    parent (so nothing is left behind, and read-only file systems are caught even when running as root).
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise VideoINRError(f"{out}: exists and is not a folder")
+        raise VideoINRError(f"--out {out}: exists and is not a folder")
+    for sub in ("crops", "results.json", "results.md", "psnr_vs_t.png"):
+        target = out / sub
+        if target.exists() and (target.is_dir() != (sub == "crops")):
+            raise VideoINRError(f"--out {out}: {target} is in the way ({'not ' if sub == 'crops' else ''}a folder)")
+    parent = out
+    while not parent.exists():
+        if parent.parent == parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise VideoINRError(f"--out {out}: {parent} is a file, not a folder")
+    probe = parent / f".videoinr-eval-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise VideoINRError(f"--out {out}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None
+    return out
+
+
+def write_outputs(results: dict, crops: dict[tuple[str, int], dict[str, np.ndarray]], out: str | Path) -> Path:
+    """Write results.json, results.md, psnr_vs_t.png and crops/*.png into ``out`` (created if needed).
+
+    A file system error (full disk, permissions) is raised as one-line VideoINRError."""
+    out = check_out(out)
+    try:
+        return _write_outputs(results, crops, out)
+    except OSError as e:
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        raise VideoINRError(f"--out {out}: cannot write results{where}: {e.strerror or e}") from None
+
+
+def _write_outputs(results: dict, crops: dict[tuple[str, int], dict[str, np.ndarray]], out: Path) -> Path:
     (out / "crops").mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=1, allow_nan=True)
     _replace_write(out / "results.json", lambda p: p.write_text(text))
@@ -476,6 +516,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``videoinr eval`` from parsed arguments; prints the Markdown table."""
+    check_out(args.out)  # before the (long) evaluation, not after it
     start = time.perf_counter()
     results, crops = evaluate(
         args.data, args.methods.split(","), args.protocol, args.scale, args.time_scale, args.clip_len,
@@ -490,7 +531,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``videoinr eval PROTOCOL --data DIR --methods a,b --out DIR [...]`` (argv excludes 'eval')."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="videoinr eval",
         description="Evaluate models and classical baselines with the paper's protocols (PSNR/SSIM on Y); "
         "writes results.json, results.md, psnr_vs_t.png and crops/ into --out.",

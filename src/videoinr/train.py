@@ -40,7 +40,7 @@ import yaml
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import ArgumentParser, VideoINRError
 from videoinr.models import CONFIGS, ModelConfig, VideoINR, load_weights, make_grid, save_weights
 
 __all__ = ["TrainConfig", "load_config", "parse_overrides", "charbonnier", "lr_at", "scale_at",
@@ -971,7 +971,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, progress: bool, d: Dist) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="videoinr train", description="Train a VideoINR model from a config.")
+    p = ArgumentParser(prog="videoinr train", description="Train a VideoINR model from a config.")
     p.add_argument("--config", help="YAML config (configs/lite.yaml, configs/paper.yaml)")
     p.add_argument("--out", required=True, help="run folder (checkpoint, metrics.csv, tb/, val/, final.safetensors)")
     p.add_argument("--steps", type=int, help="total steps (overrides the config)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import hashlib
 import json
 import math
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import ArgumentParser, VideoINRError
 
 try:
     import fcntl
@@ -592,6 +593,20 @@ def _check_output(out: Path, src_path: Path, out_is_video: bool, force: bool) ->
         raise VideoINRError(f"{out}: {why}; --force replaces only outputs of videoinr (move it away yourself)")
 
 
+def _write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` (the PNG sink's only disk write; tests inject a full disk here)."""
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
+
+def _disk_full(e: BaseException) -> bool:
+    """True for an out-of-space error (builtin OSError or PyAV's av.error.OSError, which subclasses it)."""
+    return isinstance(e, OSError) and getattr(e, "errno", None) in _DISK_FULL
+
+
 class _FolderSink:
     """Numbered PNG frames written atomically into the work folder; finished frames survive for --resume."""
 
@@ -608,9 +623,15 @@ class _FolderSink:
     def write(self, j: int, image: np.ndarray, time_s: float, duration: float | None) -> None:
         p = self.name(j)
         tmp = p.with_name(f".{p.name}.tmp.png")
-        ok = cv2.imwrite(str(tmp), np.ascontiguousarray(image[..., ::-1]))
+        # encoded in memory and written by Python: a full disk is an OSError here, not libpng's stderr noise
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
         if not ok:
-            raise VideoINRError(f"{p}: cannot write PNG")
+            raise VideoINRError(f"{p}: cannot encode PNG")
+        try:
+            _write_file(tmp, png.tobytes())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, p)
 
     def finish(self) -> None:
@@ -862,6 +883,12 @@ def _upscale_locked(
             # not the input's fault: keep finished frames/segments for --resume (never under the output name)
             print(f"{type(e).__name__}: finished work kept in {work}; rerun with --resume to continue",
                   file=sys.stderr)
+        elif _disk_full(e):
+            # nor is a full disk: keep every finished frame/segment, say so in one line
+            raise VideoINRError(
+                f"{out}: disk full ({e.strerror or 'no space left'}); finished work kept in {work}: "
+                "free some space and rerun with --resume to continue"
+            ) from None
         elif work.exists():
             lock.remove_work()
         raise
@@ -924,11 +951,12 @@ def _prepare_work(work: Path, settings: dict, budget: _Budget, limit: int, resum
                     shutil.rmtree(p)
                 else:
                     p.unlink()
+    tmp = job.with_suffix(".tmp")
     try:
-        tmp = job.with_suffix(".tmp")
         tmp.write_text(json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}))
         os.replace(tmp, job)
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise VideoINRError(f"{work}: cannot write here ({e.strerror or e})") from None
     return budget
 
@@ -1136,15 +1164,8 @@ def upscale(
 # ----------------------------------------------------------------------------------------------------
 # command line
 # ----------------------------------------------------------------------------------------------------
-class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one-line VideoINRErrors (exit status 2 through the CLI)."""
-
-    def error(self, message: str):
-        raise VideoINRError(f"{self.prog}: {message} (see --help)")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = ArgumentParser(
         prog="videoinr upscale",
         description="Upscale a video (or frame folder, or folder of videos) to any resolution and frame rate.",
         epilog="Examples: videoinr upscale in.mp4 -o out.mp4 --scale 4 --time-scale 2;  "

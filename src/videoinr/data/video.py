@@ -176,8 +176,10 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
         vs.thread_type = "AUTO"
         fps = Fraction(vs.average_rate or vs.guessed_rate or vs.base_rate or 25)
         expected = int(vs.frames or 0)
+        expected_end = _promised_end(container, vs)
         index = 0
         last_time: float | None = None
+        last_end: float | None = None
         try:
             for frame in container.decode(vs):
                 t = frame.time
@@ -186,6 +188,9 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
                 if last_time is not None and t <= last_time:
                     # Broken/duplicate timestamps: keep order, nudge forward.
                     t = last_time + 1e-6
+                if frame.time is not None:
+                    dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+                    last_end = float(frame.time) + (dur if dur > 0 else 1.0 / float(fps))
                 yield TimedFrame(_to_rgb(frame), float(t), index)
                 last_time = float(t)
                 index += 1
@@ -196,8 +201,38 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
         # Containers with an index (mp4/mov) promise a frame count; decoding far fewer means truncation.
         if expected and index < expected - max(2, expected // 100):
             raise VideoINRError(f"{p}: truncated video (decoded {index} of {expected} frames)")
+        # Matroska/WebM store no frame count but a duration in the header; a file cut short ends early.
+        if not expected and expected_end is not None and last_end is not None:
+            slack = max(2.0 / float(fps), 0.01 * expected_end)
+            if last_end < expected_end - slack:
+                raise VideoINRError(
+                    f"{p}: truncated video (frames end at {last_end:.2f} s of the {expected_end:.2f} s its header promises)"
+                )
     finally:
         container.close()
+
+
+def _promised_end(container: av.container.InputContainer, vs: av.video.stream.VideoStream) -> float | None:
+    """End time (s) of the video stream that a Matroska/WebM header promises, or None when unknown.
+
+    The muxer's per-track DURATION tag is used when present; otherwise the segment duration, but only when
+    the video is the file's only stream (an audio track may outlast the video). Other formats: None (mp4/mov
+    carry a frame count instead, and estimated durations of index-less formats are not trustworthy).
+    """
+    if "matroska" not in (container.format.name or ""):
+        return None
+    tag = next((v for k, v in (vs.metadata or {}).items() if k.upper() == "DURATION"), None)
+    if tag:
+        try:
+            h, m, sec = str(tag).strip().split(":")
+            end = int(h) * 3600 + int(m) * 60 + float(sec)
+            return end if end > 0 else None
+        except ValueError:
+            return None
+    if len(container.streams) == 1 and container.duration:
+        start = container.start_time / 1_000_000 if container.start_time else 0.0
+        return start + container.duration / 1_000_000
+    return None
 
 
 def read_video(path: str | os.PathLike) -> list[np.ndarray]:
