@@ -24,7 +24,9 @@ import math
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 import uuid
 from bisect import bisect_right
@@ -879,7 +881,10 @@ def _upscale_locked(
             lock.remove_work()
     except BaseException as e:
         sink.close()
-        if isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
+        if isinstance(e, _Terminated):
+            # SIGTERM: like Ctrl-C, keep finished work; main() reports it in one line
+            e.detail = f"finished work kept in {work}; rerun with --resume to continue"
+        elif isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
             # not the input's fault: keep finished frames/segments for --resume (never under the output name)
             print(f"{type(e).__name__}: finished work kept in {work}; rerun with --resume to continue",
                   file=sys.stderr)
@@ -895,6 +900,16 @@ def _upscale_locked(
     finally:
         net.max_query_points = old_points
     return out
+
+
+class _Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM: handled like Ctrl-C (finished work kept for --resume)."""
+
+    detail = ""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
 
 
 def _check_container(out: Path, codec: str) -> None:
@@ -1181,7 +1196,8 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--time-scale", type=int, metavar="N", help="N output frames per input interval")
     tm.add_argument("--fps", help="output frame rate (uses the real input timestamps)")
     tm.add_argument("--times", help="explicit output times in input-frame units, e.g. 0,0.25,0.5,1,2")
-    p.add_argument("--region", help="X,Y,W,H window of the output frame (output pixels) to render")
+    p.add_argument("--region", help="X,Y,W,H window of the output frame (output pixels) to render "
+                   "(a value starting with '-' is accepted, e.g. --region=-5,0,10,10, and reported)")
     p.add_argument("--model", default="lite", help="lite, paper, or a .safetensors weights file (default lite)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--codec", default="libx264", help="video encoder for video outputs (default libx264)")
@@ -1204,16 +1220,46 @@ def resolve_input(name: str) -> Path:
     return p
 
 
+def _join_region(argv: Sequence[str] | None) -> list[str]:
+    """`--region -5,0,10,10` -> `--region=-5,0,10,10`, so argparse does not take the value for an option
+    and the real problem (a negative X) is reported by _parse_region."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            out.extend(args[i:])
+            break
+        if a == "--region" and i + 1 < len(args) and re.fullmatch(r"-[\d\s,+-]*", args[i + 1]):
+            out.append(f"--region={args[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`videoinr upscale ...`; returns the exit status (VideoINRError is handled by the caller)."""
-    args = build_parser().parse_args(argv)
-    result = upscale(
-        resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
-        fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device, codec=args.codec,
-        crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
-        max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
-        progress=not args.quiet,
-    )
+    args = build_parser().parse_args(_join_region(argv))
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = upscale(
+            resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
+            fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device,
+            codec=args.codec, crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
+            max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
+            progress=not args.quiet,
+        )
+    except _Terminated as e:
+        print(f"error: terminated{'; ' + e.detail if e.detail else ''}", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
     if not args.quiet:
         outs = result if isinstance(result, list) else [result]
         for o in outs:

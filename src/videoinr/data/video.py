@@ -132,6 +132,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise VideoINRError(f"{p}: truncated or corrupt video ({_short(e)})") from None
         if first is None:
             raise VideoINRError(f"{p}: video stream has no decodable frames")
+        if frames_exact:
+            _check_tail(p, container, vs, frames, fps)
         return VideoInfo(
             path=p,
             fps=fps,
@@ -152,6 +154,31 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             color_primaries=int(first.color_primaries),
             color_trc=int(first.color_trc),
         )
+
+
+def _check_tail(p: Path, container, vs, frames: int, fps: Fraction) -> None:
+    """Containers with an index (mp4/mov) promise a frame count: seek to the last keyframe and demux (no
+    decoding) to the end; a file cut short has its last packets missing. Raises VideoINRError if so."""
+    if not vs.duration or vs.duration <= 0:
+        return
+    start = vs.start_time or 0
+    end_pts = start + vs.duration
+    tol = max(2, frames // 100) / float(fps)  # same slack as iter_video
+    tb = float(vs.time_base)
+    last_end = None
+    try:
+        container.seek(max(start, end_pts - 1), stream=vs, backward=True, any_frame=False)
+        for pkt in container.demux(vs):
+            if pkt.size and pkt.pts is not None:
+                e = pkt.pts + (pkt.duration or 0)
+                last_end = e if last_end is None else max(last_end, e)
+    except av.FFmpegError as e:
+        raise VideoINRError(f"{p}: truncated or corrupt video ({_short(e)})") from None
+    if last_end is None or (end_pts - last_end) * tb > tol:
+        got = 0.0 if last_end is None else (last_end - start) * tb
+        raise VideoINRError(
+            f"{p}: truncated video (its index promises {frames} frames, {vs.duration * tb:.2f} s; "
+            f"the file ends at {got:.2f} s)")
 
 
 def _to_rgb(frame: av.VideoFrame) -> np.ndarray:

@@ -1,0 +1,169 @@
+"""`videoinr upscale` faults, issue 15 item 8 and two minor ones: a folder of videos with one truncated
+(index-first, "faststart") mp4 is refused up front with nothing written; SIGTERM says `error: terminated`
+and keeps the finished work for `--resume` like Ctrl-C; `--region -5,0,10,10` reports the negative X.
+
+Real files (tiny clips cut from the bundled example with PyAV) and, for SIGTERM, a real process.
+"""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from videoinr import cli
+from videoinr.data.frames import list_frames
+from videoinr.data.video import probe
+from videoinr.errors import VideoINRError
+from videoinr.upscale import EXAMPLE_VIDEO
+
+
+@pytest.fixture(scope="module")
+def frames():
+    out = []
+    with av.open(str(EXAMPLE_VIDEO)) as c:
+        for f in c.decode(video=0):
+            out.append(np.ascontiguousarray(f.to_ndarray(format="rgb24")[:16, :24]))
+            if len(out) == 30:
+                break
+    return out
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from videoinr import create_model
+    from videoinr.models import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
+    save_weights(create_model("lite", pretrained=False), path)
+    return path
+
+
+def encode(path: Path, frames, faststart: bool = True) -> Path:
+    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
+        vs = c.add_stream("libx264", rate=10)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for i, img in enumerate(frames):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts, fr.time_base = i, Fraction(1, 10)
+            c.mux(vs.encode(fr))
+        c.mux(vs.encode(None))
+    return path
+
+
+def cut(src: Path, dst: Path, keep: float = 0.9) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])  # index (moov) first: keeps it, loses the last frames
+    return dst
+
+
+def run_cli(args, capsys) -> tuple[int, str]:
+    rc = cli.main(["upscale", *map(str, args), "--quiet"])
+    return rc, capsys.readouterr().err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+# ------------------------------------------------------------------- 8. truncated file in a batch folder
+def test_probe_detects_truncated_faststart_mp4(tmp_path, frames):
+    full = encode(tmp_path / "full.mp4", frames)
+    assert probe(full).frames == 30  # complete files still pass
+    assert probe(encode(tmp_path / "plain.mp4", frames, faststart=False)).frames == 30
+    assert probe(EXAMPLE_VIDEO).frames > 0
+    with pytest.raises(VideoINRError, match="truncated"):
+        probe(cut(full, tmp_path / "cut.mp4"))
+
+
+def test_batch_with_truncated_file_writes_nothing(tmp_path, frames, weights, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    encode(src / "a.mp4", frames[:3])
+    cut(encode(tmp_path / "full.mp4", frames), src / "b.mp4")
+    encode(src / "c.mp4", frames[:3])
+    out = tmp_path / "out"
+    rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights], capsys)
+    assert rc == 2
+    line = one_error_line(err)
+    assert "b.mp4" in line and "truncated" in line
+    assert not out.exists()  # nothing written, so a rerun after fixing b.mp4 needs no --force
+    assert sorted(os.listdir(tmp_path)) == ["full.mp4", "in"]
+
+
+# ------------------------------------------------------------------------------------------ SIGTERM
+HELD = textwrap.dedent("""
+    import importlib, sys, time
+    from pathlib import Path
+    u = importlib.import_module("videoinr.upscale")
+    ready = Path(sys.argv[1])
+    orig = u._FolderSink.write
+    calls = []
+    def write(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:  # the first frame is written; hold at the second
+            ready.touch()
+            while True:
+                time.sleep(0.05)
+        return orig(self, *a, **k)
+    u._FolderSink.write = write
+    from videoinr.cli import main
+    sys.exit(main(["upscale", *sys.argv[2:]]))
+""")
+
+
+def test_sigterm_says_terminated_and_keeps_work_for_resume(tmp_path, frames, weights, capsys):
+    src = encode(tmp_path / "in.mp4", frames[:3])
+    out = tmp_path / "frames"
+    args = [src, "-o", out, "--scale", "2", "--model", weights, "--quiet"]
+    ready = tmp_path / "ready"  # removed below
+    proc = subprocess.Popen([sys.executable, "-c", HELD, ready, *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while not ready.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"run ended early: {proc.communicate()}")
+            if time.monotonic() - t0 > 60:
+                pytest.fail("run did not reach its second frame write within 60 s")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, err
+    line = one_error_line(err)
+    assert line.startswith("error: terminated") and "--resume" in line
+    work = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert len(work) == 1 and str(work[0]) in line  # finished work kept, not under the output name
+    assert not out.exists()
+    rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights, "--resume"], capsys)
+    assert rc == 0, err
+    assert len(list_frames(out)) == 3
+    ready.unlink()
+    assert sorted(os.listdir(tmp_path)) == ["frames", "in.mp4"]
+
+
+# ------------------------------------------------------------------------------------ --region -5,...
+@pytest.mark.parametrize("form", [["--region", "-5,0,10,10"], ["--region=-5,0,10,10"]])
+def test_negative_region_reports_the_real_problem(tmp_path, frames, weights, capsys, form):
+    src = encode(tmp_path / "in.mp4", frames[:3])
+    out = tmp_path / "o.mp4"
+    rc, err = run_cli([src, "-o", out, "--model", weights, *form], capsys)
+    assert rc == 2
+    line = one_error_line(err)
+    assert "--region -5,0,10,10" in line and "X, Y must be >= 0" in line
+    assert "expected one argument" not in err
+    assert not out.exists()
