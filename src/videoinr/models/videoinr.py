@@ -10,8 +10,8 @@ Coordinates are normalized with align_corners=False (pixel centre i of a length-
 so every point is independent: chunked, region and full renders agree, and training on random points or on
 whole patches runs the same code. `flow_prior` configs add classical optical flow (OpenCV DIS between the two
 LR frames, both directions, computed once in `encode` and kept in the State) to f1, f2: f1 = t F_10(x) + c1,
-f2 = (1 - t) F_01(x) + c2 with TemporalINR predicting the corrections c1, c2 (`models/prior.py`). The first layer of each SIREN is linear in its LR-grid inputs, so that
-product is computed once per pair at LR resolution and sampled (`_LRMaps`): per output point only the
+f2 = (1 - t) F_01(x) + c2 with TemporalINR predicting the corrections c1, c2 (`models/prior.py`). The first
+layer of each SIREN is linear in its LR-grid inputs, so that product is computed once per pair at LR resolution and sampled (`_LRMaps`): per output point only the
 small MLP layers remain.
 
 Whole frames (`State.render`) use the paper's frame form (Sec. 3.5) when SpatialINR does not take t:
