@@ -13,3 +13,17 @@ def shared_data() -> Path:
     if not (root / "README.md").is_file():
         pytest.fail(f"shared data not found at {root}: tests need ../shared/data beside the repository")
     return root
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """A random-init `lite` (seed 0) saved as a weights file: fast, real code paths, no shipped weights."""
+    import torch
+
+    from videoinr import create_model
+    from videoinr.models import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
+    save_weights(create_model("lite", pretrained=False), path)
+    return path

@@ -19,6 +19,7 @@ from videoinr.data.video import read_video
 from videoinr.errors import VideoINRError
 
 from av_helpers import write_with_audio
+from cli_helpers import one_error_line
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "videoinr" / "assets" / "example.mp4"
 N_FRAMES = 30
@@ -46,13 +47,6 @@ def _encode(path: Path, frames: list[np.ndarray], codec: str, fps: int = 10) -> 
             c.mux(vs.encode(fr))
         c.mux(vs.encode(None))
     return path
-
-
-def _one_error_line(err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------------------------ item 7
@@ -86,7 +80,7 @@ def test_mkv_with_longer_audio_is_not_called_truncated(tmp_path, frames) -> None
 def test_upscale_cli_rejects_truncated_mkv(clips, tmp_path, capsys) -> None:
     out = tmp_path / "o.mp4"
     assert cli.main(["upscale", str(clips["cut.mkv"]), "-o", str(out), "--scale", "1", "--quiet"]) == 2
-    assert "truncated" in _one_error_line(capsys.readouterr().err)
+    assert "truncated" in one_error_line(capsys.readouterr().err)
     assert not out.exists()
 
 
@@ -117,7 +111,7 @@ def test_eval_checks_out_before_working(kind, dataset, tmp_path, monkeypatch, ca
         (out / "results.json").mkdir(parents=True)
     argv = ["eval", "vid4", "--data", str(dataset), "--methods", "bicubic-blend", "--out", str(out)]
     assert cli.main(argv + ["--no-progress"]) == 2
-    _one_error_line(capsys.readouterr().err)
+    one_error_line(capsys.readouterr().err)
     assert blocker.read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["blocker"] or kind == "results_dir"
 
@@ -136,13 +130,13 @@ def test_eval_disk_error_while_writing_is_one_line(dataset, tmp_path, monkeypatc
     monkeypatch.setattr(ev, "_replace_write", full)
     argv = ["eval", "vid4", "--data", str(ok), "--methods", "bicubic-blend", "--out", str(tmp_path / "o"), "--no-progress"]
     assert cli.main(argv) == 2
-    assert "No space left" in _one_error_line(capsys.readouterr().err)
+    assert "No space left" in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("argv", [["eval"], ["eval", "vid4", "--scale", "x"], ["train"], ["train", "--out", "o", "--bogus"]])
 def test_eval_train_usage_errors_are_one_line(argv, capsys) -> None:
     assert cli.main(argv) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert line.startswith(f"error: videoinr {argv[0]}: ")
 
 
@@ -190,7 +184,7 @@ def test_disk_full_during_segment_keeps_finished_segments(small_mkv, tmp_path, m
     monkeypatch.setattr(VideoWriter, "write", write)
     out = tmp_path / "o.mp4"
     assert cli.main(_upscale_cli(small_mkv, out)) == 2
-    line = _one_error_line(capsys.readouterr().err)
+    line = one_error_line(capsys.readouterr().err)
     assert "disk full" in line and "--resume" in line
     (work,) = _work_of(out)
     assert [p.name for p in sorted(work.glob("segment_*"))] == ["segment_000000.mp4"]
@@ -209,7 +203,7 @@ def test_disk_full_during_join_keeps_segments(small_mkv, tmp_path, monkeypatch, 
     monkeypatch.setattr(video_mod, "concat_videos", _enospc)
     out = tmp_path / "o.mp4"
     assert cli.main(_upscale_cli(small_mkv, out)) == 2
-    assert "disk full" in _one_error_line(capsys.readouterr().err)
+    assert "disk full" in one_error_line(capsys.readouterr().err)
     (work,) = _work_of(out)
     assert list(work.glob("segment_*")) and not out.exists()
     monkeypatch.undo()
@@ -232,7 +226,7 @@ def test_disk_full_png_output_keeps_frames(small_mkv, tmp_path, monkeypatch, cap
     out = tmp_path / "frames"
     assert cli.main(_upscale_cli(small_mkv, out)) == 2
     err = capfd.readouterr().err
-    assert "libpng" not in err and "disk full" in _one_error_line(err)
+    assert "libpng" not in err and "disk full" in one_error_line(err)
     (work,) = _work_of(out)
     assert len(list(work.glob("*.png"))) == 3 and not list(work.glob(".*.tmp.png"))
     monkeypatch.undo()

@@ -5,35 +5,18 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import yaml
-
 from videoinr.train import METRIC_COLUMNS, MetricsLog
 from videoinr.train import main as train_main
 
-TINY = {"nf": 8, "groups": 2, "front_blocks": 1, "back_blocks": 1}
+from test_train import tiny_config as train_tiny_config
+
 
 
 def tiny_config(data: Path, tmp: Path, **kw) -> Path:
-    """A tiny model on 12 DAVIS frames (copied from tests/test_train.py, without validation images)."""
-    cfg = {
-        "model": "lite",
-        "model_overrides": TINY,
-        "sources": [{"path": str(data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 5,
-                     "max_frames": 12}],
-        "lr_patch": 8,
-        "batch_size": 2,
-        "points_per_target": 30,
-        "steps": 3,
-        "stage1_steps": 1,
-        "val_every": 0,
-        "ckpt_every": 1,
-        "log_every": 1,
-        "threads": 1,
-    }
-    cfg.update(kw)
-    path = tmp / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    """test_train's tiny model on 12 DAVIS frames, 3 steps, no validation."""
+    src = {"path": str(data / "train" / "davis480p" / "kite-surf"), "kind": "folder", "window": 5, "max_frames": 12}
+    return train_tiny_config(data, tmp, **{"sources": [src], "points_per_target": 30, "steps": 3,
+                                           "stage1_steps": 1, "val_source": None, "ckpt_every": 1, **kw})
 
 
 def _steps(path: Path) -> list[str]:

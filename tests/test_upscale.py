@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 import videoinr.data.video as video_mod
-from videoinr import cli
 from videoinr.data.frames import list_frames, read_image
 from videoinr.data.video import VideoWriter, iter_video, probe, read_video
 from videoinr.errors import VideoINRError
 
 from av_helpers import audio_packets, write_with_audio
+from cli_helpers import run_cli
 from videoinr.models.config import CONFIGS
 from videoinr.upscale import output_size, upscale
 
@@ -110,20 +110,6 @@ def lite():
     from videoinr import create_model
 
     return create_model("lite", pretrained=False)
-
-
-@pytest.fixture(scope="module")
-def weights(lite, tmp_path_factory):
-    from videoinr.models import save_weights
-
-    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
-    save_weights(lite, path)
-    return path
-
-
-def run_cli(args, capsys) -> tuple[int, str]:
-    rc = cli.main(["upscale", *map(str, args), "--quiet"])
-    return rc, capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ sizes/counts

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import cv2
 import pytest
-import torch
 
-from videoinr import cli
 from videoinr.data.frames import list_frames
 from videoinr.data.video import VideoWriter, iter_video, probe
 from videoinr.upscale import EXAMPLE_VIDEO
+
+from cli_helpers import one_error_line, run_cli
 
 LR = (24, 16)  # (W, H) of the test frames
 
@@ -34,17 +34,6 @@ def frames():
         if len(out) == 3:
             break
     return out
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    from videoinr import create_model
-    from videoinr.models import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
-    save_weights(create_model("lite", pretrained=False), path)
-    return path
 
 
 def write_video(path: Path, frames) -> Path:
@@ -64,17 +53,6 @@ def write_folder(folder: Path, frames) -> Path:
 def snapshot(root: Path) -> dict:
     """Every file and folder under root (hidden ones included) -> its bytes (None for folders)."""
     return {str(p.relative_to(root)): (None if p.is_dir() else p.read_bytes()) for p in sorted(root.rglob("*"))}
-
-
-def run_cli(args, capsys) -> tuple[int, str]:
-    rc = cli.main(["upscale", *map(str, args), "--quiet"])
-    return rc, capsys.readouterr().err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 # ------------------------------------------------------------------------------- 1. --force and the input

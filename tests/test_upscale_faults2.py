@@ -16,13 +16,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from videoinr import cli
 from videoinr.data.frames import list_frames
 from videoinr.data.video import probe
 from videoinr.errors import VideoINRError
 from videoinr.upscale import EXAMPLE_VIDEO
+
+from cli_helpers import one_error_line, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -34,17 +34,6 @@ def frames():
             if len(out) == 30:
                 break
     return out
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    from videoinr import create_model
-    from videoinr.models import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
-    save_weights(create_model("lite", pretrained=False), path)
-    return path
 
 
 def encode(path: Path, frames, faststart: bool = True) -> Path:
@@ -63,17 +52,6 @@ def cut(src: Path, dst: Path, keep: float = 0.9) -> Path:
     data = src.read_bytes()
     dst.write_bytes(data[: int(len(data) * keep)])  # index (moov) first: keeps it, loses the last frames
     return dst
-
-
-def run_cli(args, capsys) -> tuple[int, str]:
-    rc = cli.main(["upscale", *map(str, args), "--quiet"])
-    return rc, capsys.readouterr().err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 # ------------------------------------------------------------------- 8. truncated file in a batch folder

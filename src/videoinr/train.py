@@ -490,6 +490,7 @@ class Validator:
         self.windows = [clip.frames[a : a + n, y0 : y0 + c, x0 : x0 + c] for a in starts]
         self.inputs = [clip.frames[[a, a + n - 1]] for a in starts]  # whole input frames, for flow priors
         self.box = (y0, x0)
+        self._flow_cache: dict[int, Tensor | None] = {}  # the prior's flows per window: they never change
         self.size = (c, c)
         self.name = clip.name
 
@@ -540,11 +541,14 @@ class Validator:
         s = self.cfg.val_scale
         if not model.cfg.flow_prior or not float(s).is_integer():
             return None
-        whole = torch.from_numpy(np.ascontiguousarray(self.inputs[wi])).permute(0, 3, 1, 2).float().div(255)
-        lr = degrade(whole, s)
-        y, x = self.box[0] // int(s), self.box[1] // int(s)
-        flows = pair_flows(lr[:1], lr[1:])[..., y : y + lr_hw[0], x : x + lr_hw[1]]
-        return flows.to(device) if flows.shape[-2:] == tuple(lr_hw) else None
+        if wi not in self._flow_cache:
+            whole = torch.from_numpy(np.ascontiguousarray(self.inputs[wi])).permute(0, 3, 1, 2).float().div(255)
+            lr = degrade(whole, s)
+            y, x = self.box[0] // int(s), self.box[1] // int(s)
+            flows = pair_flows(lr[:1], lr[1:])[..., y : y + lr_hw[0], x : x + lr_hw[1]]
+            self._flow_cache[wi] = flows if flows.shape[-2:] == tuple(lr_hw) else None
+        flows = self._flow_cache[wi]
+        return None if flows is None else flows.to(device)
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
