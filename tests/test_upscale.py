@@ -175,6 +175,22 @@ def test_fps_uses_real_timestamps_of_vfr_video(tmp_path, bikes):
     assert [f.time for f in iter_video(vid)] == pytest.approx([j / 20 for j in range(7)], abs=1e-3)
 
 
+@pytest.mark.parametrize("ext,how", [("mkv", {"fps": 20}), ("mkv", {"time_scale": 2}), ("mkv", {}),
+                                     ("mp4", {"fps": 20}), ("mp4", {})])
+def test_vfr_output_ends_where_the_input_ends(tmp_path, bikes, how, ext):
+    """The last input frame is shown for its own duration (0.04 s here), not for the last gap (0.14 s).
+    (mp4 with B-frames in a VFR stream: FFmpeg's demuxer reports a decode-time duration, not the edit
+    list's; not a case this test can measure.)"""
+    times = [0.0, 0.04, 0.12, 0.16, 0.30]
+    src = write_video(tmp_path / "vfr.mp4", bikes[:5], fps=25, times=times, crf=0)
+    assert probe(src).duration == pytest.approx(0.34, abs=1e-3)
+    vid = upscale(src, tmp_path / f"o.{ext}", model=FakeModel(), scene_cuts=False, progress=False, **how)
+    tick = 1 / how["fps"] / 2 if "fps" in how else 0  # --fps output: time base 1 / fps, rounding to a tick
+    assert probe(vid).duration == pytest.approx(0.34, abs=tick + 2e-3)
+    if how:  # the joined segments keep it: display durations, not mp4's decode deltas (B-frames, VFR)
+        assert probe(vid).duration < 0.38
+
+
 def test_one_frame_input(tmp_path, bikes, lite, capsys):
     src = write_folder(tmp_path / "one", bikes[:1])
     got = read_folder(upscale(src, tmp_path / "o", scale=2, model=lite, progress=False))

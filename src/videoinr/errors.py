@@ -1,5 +1,8 @@
 """User-facing errors: the CLI prints their message on one line and exits non-zero."""
 import argparse
+import errno
+import os
+from pathlib import Path
 
 
 class VideoINRError(Exception):
@@ -12,3 +15,30 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise VideoINRError(f"{self.prog}: {message} (see --help)")
+
+
+def require_path(path: os.PathLike, what: str = "file or folder") -> None:
+    """VideoINRError unless `path` exists; a symlink loop and a dangling symlink are named as such."""
+    p = Path(path)
+    if p.exists():
+        return
+    if p.is_symlink():
+        try:
+            p.resolve(strict=True)
+        except RuntimeError:  # Python < 3.13 reports a loop this way
+            raise VideoINRError(f"{p}: symlink loop") from None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise VideoINRError(f"{p}: symlink loop") from None
+            raise VideoINRError(f"{p}: broken symlink (its target does not exist)") from None
+    raise VideoINRError(f"{p}: no such {what}")
+
+
+def resolve_path(path: os.PathLike) -> Path:
+    """`Path(path).resolve()`, with a symlink loop as a one-line VideoINRError."""
+    try:
+        return Path(path).resolve()
+    except RuntimeError:
+        raise VideoINRError(f"{path}: symlink loop") from None
+    except OSError as e:
+        raise VideoINRError(f"{path}: cannot resolve ({e.strerror or e})") from None

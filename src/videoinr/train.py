@@ -41,7 +41,8 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from videoinr.errors import ArgumentParser, VideoINRError
-from videoinr.models import CONFIGS, ModelConfig, VideoINR, load_weights, make_grid, save_weights
+from videoinr.models import CONFIGS, ModelConfig, VideoINR, make_grid, save_weights
+from videoinr.models.registry import grow_weights
 
 __all__ = ["TrainConfig", "load_config", "parse_overrides", "charbonnier", "lr_at", "scale_at",
            "train", "main"]
@@ -112,7 +113,8 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         """The network's config: the `init` weights' own config (else the named `model`), then `model_overrides`
-        (keys that add no tensors, e.g. `flow_prior`, may change an `init` model)."""
+        (on an `init` model: keys that add no tensors, e.g. `flow_prior`, or more residual blocks, which start
+        as identities: `grow_weights`)."""
         if self.init is not None:
             from videoinr.models import read_metadata
 
@@ -760,14 +762,12 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 
 
 def _build_model(cfg: TrainConfig) -> VideoINR:
-    model = VideoINR(cfg.model_config())
-    if cfg.init is not None:
-        try:
-            model.load_state_dict(load_weights(cfg.init).state_dict())
-        except RuntimeError as e:
-            raise VideoINRError(f"config key 'init': {cfg.init} does not fit model_overrides "
-                                f"({str(e).splitlines()[0]})") from None
-    return model
+    if cfg.init is None:
+        return VideoINR(cfg.model_config())
+    try:
+        return grow_weights(cfg.init, cfg.model_config())
+    except VideoINRError as e:
+        raise VideoINRError(f"config key 'init': {e}") from None
 
 
 def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progress: bool = True) -> dict:

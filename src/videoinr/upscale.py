@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from videoinr.errors import ArgumentParser, VideoINRError
+from videoinr.errors import ArgumentParser, VideoINRError, require_path, resolve_path
 
 try:
     import fcntl
@@ -168,6 +168,14 @@ class _Source:
     width: int
     cuts: list[int]
     info: object = None  # VideoInfo for videos
+    last_duration: float | None = None  # seconds the last input frame is shown, when the container says
+
+    @property
+    def end(self) -> float:
+        """End of the input (s): the last frame's own duration when known, else one last interval."""
+        if self.last_duration:
+            return self.times[-1] + self.last_duration
+        return self.times[-1] + (self.times[-1] - self.times[-2] if self.n > 1 else float(1 / self.fps))
 
     @property
     def n(self) -> int:
@@ -223,6 +231,7 @@ def _scan(path: Path, input_fps: Fraction | None, scene_cuts: bool, progress: bo
     detector = CutDetector() if scene_cuts else None
     times: list[float] = []
     size = None
+    last_duration = None
     if path.is_dir():
         from videoinr.data.frames import list_frames, read_image
 
@@ -254,6 +263,7 @@ def _scan(path: Path, input_fps: Fraction | None, scene_cuts: bool, progress: bo
                     "of the first frame"
                 )
             times.append(i / float(fps) if kind == "frames" else item.time)
+            last_duration = None if kind == "frames" else item.duration
             if detector is not None:
                 detector.push(img)
             bar.update(1)
@@ -262,7 +272,7 @@ def _scan(path: Path, input_fps: Fraction | None, scene_cuts: bool, progress: bo
     if not times:
         raise VideoINRError(f"{path}: no frames")
     cuts = sorted(set(detector.cuts)) if detector is not None else []
-    return _Source(path, kind, paths, times, Fraction(fps), Fraction(tb), size[0], size[1], cuts, info)
+    return _Source(path, kind, paths, times, Fraction(fps), Fraction(tb), size[0], size[1], cuts, info, last_duration)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -289,8 +299,8 @@ def _interp(xs: Sequence[float], u: float) -> float:
 def _make_plan(src: _Source, time_scale: int | None, fps: Fraction | None, times: list[float] | None) -> _Plan:
     n = src.n
     t_in = src.times
-    frame_dur = float(t_in[-1] - t_in[-2]) if n > 1 else float(1 / src.fps)
-    end = t_in[-1] + frame_dur  # the input's end (its last frame shown for one frame interval)
+    end = src.end
+    frame_dur = end - t_in[-1]  # how long the last input frame is shown
     if (time_scale and time_scale > 1) or fps is not None or times is not None:
         if n < 2:
             what = "--time-scale" if time_scale else "--fps" if fps is not None else "--times"
@@ -579,7 +589,7 @@ def _replace_problem(out: Path, out_is_video: bool) -> str | None:
 
 def _check_output(out: Path, src_path: Path, out_is_video: bool, force: bool) -> None:
     """Refuse an output that is or contains the input, or that --force may not replace."""
-    o, s = out.resolve(), src_path.resolve()
+    o, s = resolve_path(out), resolve_path(src_path)
     if o == s:
         raise VideoINRError(f"{out}: output would overwrite the input")
     if o in s.parents:
@@ -1092,8 +1102,7 @@ def upscale(
     Returns the output path (a list of paths for a folder of videos). Raises VideoINRError on bad input.
     """
     inp, out = Path(input), Path(output)
-    if not inp.exists():
-        raise VideoINRError(f"{inp}: no such file or folder")
+    require_path(inp)
     if scale is not None and size is not None:
         raise VideoINRError("give either --scale or --size, not both")
     if scale is not None:
@@ -1149,7 +1158,7 @@ def upscale(
         pairs.sort()
         inputs = {v.resolve() for v in videos}
         for v, o in pairs:
-            if o.resolve() in inputs:
+            if resolve_path(o) in inputs:
                 raise VideoINRError(f"{o}: output for {v.name} would overwrite an input; choose another output folder")
         mine = _shard(pairs)
         if not force:

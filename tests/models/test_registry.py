@@ -34,3 +34,32 @@ def test_bad_names_and_files(tmp_path):
 def test_unknown_config_key_is_a_clear_error():
     with pytest.raises(videoinr.VideoINRError, match="unknown model config key"):
         videoinr.ModelConfig.from_dict({"nf": 8, "colour": 3})
+
+
+def test_grow_weights_adds_identity_blocks_that_train(pair):
+    """Growing the shipped `lite` (more residual blocks, as `base` is trained) keeps its output exactly;
+    the added blocks receive gradients; removing blocks or changing a width is refused in one line."""
+    import dataclasses
+
+    from videoinr.models import load_weights
+    from videoinr.models.registry import PRETRAINED, grow_weights
+
+    small = load_weights(PRETRAINED["lite"]).eval()
+    cfg = dataclasses.replace(small.cfg, front_blocks=small.cfg.front_blocks + 1, back_blocks=small.cfg.back_blocks + 3)
+    torch.manual_seed(0)
+    big = grow_weights(PRETRAINED["lite"], cfg).eval()
+    assert len(big.encoder.recon_trunk) == small.cfg.back_blocks + 3
+    f0, f1 = pair
+    with torch.no_grad():
+        ref = small.encode(f0, f1).render((26, 34), [0.0, 0.3])
+        out = big.encode(f0, f1).render((26, 34), [0.0, 0.3])
+    assert ref.std() > 0.05
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    big.train()
+    big.encode(f0, f1).render((26, 34), [0.3]).mean().backward()
+    new = big.encoder.recon_trunk[-1]
+    assert new.conv2.weight.grad.abs().sum() > 0 and torch.count_nonzero(new.conv1.weight) > 0
+    with pytest.raises(videoinr.VideoINRError, match="removes blocks"):
+        grow_weights(PRETRAINED["lite"], dataclasses.replace(small.cfg, back_blocks=small.cfg.back_blocks - 1))
+    with pytest.raises(videoinr.VideoINRError, match="changes shape"):
+        grow_weights(PRETRAINED["lite"], dataclasses.replace(small.cfg, nf=small.cfg.nf + 8))

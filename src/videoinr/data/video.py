@@ -18,7 +18,7 @@ from typing import Iterator
 import av
 import numpy as np
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import VideoINRError, require_path
 
 __all__ = [
     "VideoInfo", "TimedFrame", "probe", "iter_video", "read_video", "VideoWriter", "concat_videos",
@@ -62,17 +62,18 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class TimedFrame:
-    """One decoded frame: `image` uint8 (H, W, 3) RGB, `time` presentation time in seconds, `index` 0-based."""
+    """One decoded frame: `image` uint8 (H, W, 3) RGB, `time` presentation time in seconds, `index` 0-based,
+    `duration` seconds it is shown as the container stores it (None when the container does not say)."""
 
     image: np.ndarray
     time: float
     index: int
+    duration: float | None = None
 
 
 def _open_input(path: str | os.PathLike) -> av.container.InputContainer:
     p = Path(path)
-    if not p.exists():
-        raise VideoINRError(f"{p}: no such file")
+    require_path(p, "file")
     if p.is_dir():
         raise VideoINRError(f"{p}: is a folder, not a video file")
     if p.stat().st_size == 0:
@@ -215,10 +216,10 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
                 if last_time is not None and t <= last_time:
                     # Broken/duplicate timestamps: keep order, nudge forward.
                     t = last_time + 1e-6
+                dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
                 if frame.time is not None:
-                    dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
                     last_end = float(frame.time) + (dur if dur > 0 else 1.0 / float(fps))
-                yield TimedFrame(_to_rgb(frame), float(t), index)
+                yield TimedFrame(_to_rgb(frame), float(t), index, dur if dur > 0 else None)
                 last_time = float(t)
                 index += 1
         except av.FFmpegError as e:
@@ -405,6 +406,7 @@ class VideoWriter:
         self._size: tuple[int, int] | None = None
         self._last_pts: int | None = None
         self._last_time: float | None = None
+        self._last_ticks = 1  # duration of the last frame written, in time-base ticks
         self._durations: dict[int, int] = {}
         self.frames_written = 0
         self._closed = False
@@ -458,7 +460,7 @@ class VideoWriter:
         frame.pts = pts
         frame.time_base = self.time_base
         dur = 1 / self.fps if duration is None else Fraction(duration).limit_denominator(10**12)
-        self._durations[pts] = max(1, int(round(dur / self.time_base)))
+        self._durations[pts] = self._last_ticks = max(1, int(round(dur / self.time_base)))
         try:
             packets = st.encode(frame)
         except av.FFmpegError as e:
@@ -507,7 +509,7 @@ class VideoWriter:
             return
         last = tail[-1]
         ptb = Fraction(last.time_base) if last.time_base else self.time_base
-        end = (self._last_pts + self._durations.get(self._last_pts, 1)) * self.time_base
+        end = (self._last_pts + self._last_ticks) * self.time_base  # its entry may be popped already
         key = int(round(last.pts * ptb / self.time_base))
         self._durations[key] = max(1, int(round(end / self.time_base)) - key)
 
@@ -580,6 +582,21 @@ def _yuv_kwargs(info: VideoInfo | None) -> dict:
     return kw
 
 
+def _set_display_durations(packets: list) -> None:
+    """Packet durations for remuxing a part written by `VideoWriter`: the stream ends where its last packet
+    in decode order ends (`_end_at_last_frame`; that duration is stored verbatim), and every other packet
+    lasts until the next frame is shown. mp4 stores decode-time deltas instead, which with B-frames and
+    variable frame rate would make the muxer see frames outlasting the part."""
+    shown = sorted((p for p in packets if p.pts is not None), key=lambda p: p.pts)
+    if not shown or packets[-1].pts is None or not packets[-1].duration:
+        return
+    end = packets[-1].pts + packets[-1].duration
+    for a, b in zip(shown, shown[1:]):
+        a.duration = b.pts - a.pts
+    packets[-1].duration = end - packets[-1].pts
+    shown[-1].duration = max(1, end - shown[-1].pts)
+
+
 def concat_videos(
     parts: list[str | os.PathLike],
     path: str | os.PathLike,
@@ -615,9 +632,9 @@ def concat_videos(
         for part in parts:
             with av.open(str(part)) as c:
                 s = c.streams.video[0]
-                for pkt in c.demux(s):
-                    if pkt.dts is None and pkt.pts is None:
-                        continue
+                packets = [p for p in c.demux(s) if p.dts is not None or p.pts is not None]
+                _set_display_durations(packets)
+                for pkt in packets:
                     if last_dts is not None and pkt.dts is not None:
                         dts = Fraction(pkt.dts) * pkt.time_base
                         if dts <= last_dts:  # B-frame delay overlapping the previous part's tail

@@ -43,7 +43,7 @@ from videoinr.data.augment import (crop_frames, draw_flip_rotate, flip_rotate, f
 from videoinr.data.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_image
 from videoinr.data.imresize import degrade, lr_size
 from videoinr.data.scenes import CutDetector, split_shots
-from videoinr.errors import VideoINRError
+from videoinr.errors import VideoINRError, require_path
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -128,7 +128,8 @@ def _discover(path: Path) -> list[tuple[str, Path | list[Path], bool]]:
     if path.is_file():
         return [("video", path, True)]
     if not path.is_dir():
-        raise VideoINRError(f"{path}: no such file or folder")
+        require_path(path)
+        raise VideoINRError(f"{path}: not a file or folder")
     if (path / "sequences").is_dir() or path.name == "sequences":
         return [("frames", paths, False) for _, paths in vimeo_septuplets(path)]
     entries = sorted(path.iterdir(), key=lambda p: natural_key(p.name))

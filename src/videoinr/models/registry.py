@@ -156,6 +156,42 @@ def load_weights(path: str | os.PathLike) -> VideoINR:
     return model
 
 
+GROWABLE = ("front_blocks", "back_blocks")  # config keys whose increase `grow_weights` supports
+
+
+def grow_weights(path: str | os.PathLike, cfg: ModelConfig) -> VideoINR:
+    """A VideoINR(cfg) that computes the same function as the weights in `path`, whose config may have
+    fewer residual blocks (`front_blocks`, `back_blocks`) and differ in keys that add no tensors.
+
+    Every tensor of the file is copied by name; each added residual block (appended after the file's
+    blocks) keeps its random conv1 and gets a zero conv2, so it starts as the identity (Net2DeeperNet-
+    style growth: training continues from the smaller model instead of from scratch)."""
+    small = load_weights(path)
+    for key in GROWABLE:
+        if getattr(cfg, key) < getattr(small.cfg, key):
+            raise VideoINRError(f"cannot grow {path}: {key} {getattr(small.cfg, key)} -> {getattr(cfg, key)} "
+                                "removes blocks")
+    model = VideoINR(cfg)
+    state = model.state_dict()
+    old = small.state_dict()
+    added = {"encoder.feature_extraction": small.cfg.front_blocks, "encoder.recon_trunk": small.cfg.back_blocks}
+    for name, tensor in state.items():
+        if name in old:
+            if old[name].shape != tensor.shape:
+                raise VideoINRError(f"cannot grow {path} into the config: tensor {name} changes shape "
+                                    f"{list(old[name].shape)} -> {list(tensor.shape)}")
+            tensor.copy_(old[name])
+            continue
+        prefix, _, rest = name.rpartition(".conv")  # e.g. encoder.recon_trunk.12 / 2.weight
+        seq, _, index = prefix.rpartition(".")
+        if seq not in added or not index.isdigit() or int(index) < added[seq]:
+            raise VideoINRError(f"cannot grow {path} into the config: no source for tensor {name}")
+        if rest.startswith("2."):
+            tensor.zero_()
+    model.summary = {"grown_from": str(path), "from_config": small.cfg.to_dict()}
+    return model
+
+
 def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
