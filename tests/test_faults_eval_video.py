@@ -77,11 +77,7 @@ def test_mkv_with_longer_audio_is_not_called_truncated(tmp_path, frames) -> None
     assert len(read_video(path)) == 20
 
 
-def test_upscale_cli_rejects_truncated_mkv(clips, tmp_path, capsys) -> None:
-    out = tmp_path / "o.mp4"
-    assert cli.main(["upscale", str(clips["cut.mkv"]), "-o", str(out), "--scale", "1", "--quiet"]) == 2
-    assert "truncated" in one_error_line(capsys.readouterr().err)
-    assert not out.exists()
+# the command on a truncated mkv: tests/test_bad_inputs.py (truncated_mkv)
 
 
 # ------------------------------------------------------------------------------------------------ item 6

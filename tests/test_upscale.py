@@ -310,76 +310,7 @@ def test_force_policy(tmp_path, bikes, capsys, weights):
     assert sorted(os.listdir(tmp_path)) == ["in.mp4", "o.mp4"]
 
 
-# ------------------------------------------------------------------------------------------- bad input
-def _png16(path):
-    cv2.imwrite(str(path), np.full((32, 48, 3), 40000, np.uint16))
-
-
-BAD_CASES = {
-    "missing": (lambda d, f: d / "nope.mp4", [], "no such file"),
-    "empty_file": (lambda d, f: _file(d / "e.mp4", b""), [], "empty"),
-    "empty_folder": (lambda d, f: (d / "ef").mkdir() or d / "ef", [], "no image frames"),
-    "random_bytes": (lambda d, f: _file(d / "r.mp4", os.urandom(4096)), [], "not a readable"),
-    "truncated": (None, [], "truncated"),
-    "one_frame_time": (lambda d, f: write_folder(d / "one", f[:1]), ["--time-scale", "2"], "only 1 frame"),
-    "grayscale": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), f[0][..., 0])), [], "grayscale"),
-    "rgba": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), np.dstack([f[0], f[0][..., :1]]))),
-             [], "alpha"),
-    "16bit": (lambda d, f: _folder_with(d, f, _png16), [], "16-bit"),
-    "mixed_sizes": (lambda d, f: _folder_with(d, f, lambda p: cv2.imwrite(str(p), f[0][:16])), [], "differs"),
-    "zero_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "0"], "positive"),
-    "negative_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "-2"], "positive"),
-    "absurd_scale": (lambda d, f: write_folder(d / "in", f[:2]), ["--scale", "100000"], "memory limit"),
-    "bad_size": (lambda d, f: write_folder(d / "in", f[:2]), ["--size", "0x-1"], "--size"),
-    "absurd_time": (lambda d, f: write_folder(d / "in", f[:2]), ["--max-time", "0.000001s"], "--max-time"),
-    "times_out_of_range": (lambda d, f: write_folder(d / "in", f[:2]), ["--times", "0,1.5"], "outside"),
-    "region_outside": (lambda d, f: write_folder(d / "in", f[:2]), ["--region", "0,0,500,10"], "region"),
-    "unwritable_output": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:in/f0.png/x.mp4"], "does not exist"),
-    "missing_out_folder": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:nofolder/x.mp4"], "does not exist"),
-    "unknown_out_type": (lambda d, f: write_folder(d / "in", f[:2]), ["OUT:x.xyz"], "unknown output type"),
-}
-
-
-def _file(path, data):
-    path.write_bytes(data)
-    return path
-
-
-def _folder_with(d, frames, write_odd):
-    folder = write_folder(d / "in", frames[:3])
-    write_odd(folder / "f1.png")
-    return folder
-
-
-def _truncated(d, frames):
-    full = d / "full.bin"
-    with av.open(str(full), "w", format="mp4", options={"movflags": "faststart"}) as c:
-        s = c.add_stream("libx264", rate=10)
-        s.width, s.height, s.pix_fmt = 48, 32, "yuv420p"
-        for i, img in enumerate(frames):
-            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
-            fr.pts = i
-            c.mux(s.encode(fr))
-        c.mux(s.encode(None))
-    data = full.read_bytes()
-    full.unlink()
-    (d / "t.mp4").write_bytes(data[: len(data) * 7 // 10])
-    return d / "t.mp4"
-
-
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_one_line_error_no_output(tmp_path, bikes, weights, capsys, case):
-    make, extra, expect = BAD_CASES[case]
-    src = _truncated(tmp_path, bikes) if make is None else make(tmp_path, bikes)
-    out = tmp_path / "out.mp4"
-    if extra and extra[0].startswith("OUT:"):
-        out, extra = tmp_path / extra[0][4:], extra[1:]
-    before = sorted(str(p) for p in tmp_path.rglob("*"))
-    rc, err = run_cli([src, "-o", out, "--model", weights, *extra], capsys)
-    assert rc == 2, err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert expect in err, err
-    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # no partial output, no temp files
+# bad and odd inputs: tests/test_bad_inputs.py (one table)
 
 
 def test_real_cuts_of_bikes_clip(tmp_path, shared_data):
