@@ -37,7 +37,8 @@ def frames():
 
 
 def encode(path: Path, frames, faststart: bool = True) -> Path:
-    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
+    opts = {"movflags": "faststart"} if faststart and path.suffix == ".mp4" else {}
+    with av.open(str(path), "w", options=opts) as c:
         vs = c.add_stream("libx264", rate=10)
         vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         for i, img in enumerate(frames):
@@ -64,19 +65,20 @@ def test_probe_detects_truncated_faststart_mp4(tmp_path, frames):
         probe(cut(full, tmp_path / "cut.mp4"))
 
 
-def test_batch_with_truncated_file_writes_nothing(tmp_path, frames, weights, capsys):
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])  # an mkv's truncation shows only when it is decoded
+def test_batch_with_truncated_file_writes_nothing(tmp_path, frames, weights, capsys, ext):
     src = tmp_path / "in"
     src.mkdir()
     encode(src / "a.mp4", frames[:3])
-    cut(encode(tmp_path / "full.mp4", frames), src / "b.mp4")
+    cut(encode(tmp_path / f"full.{ext}", frames), src / f"b.{ext}", keep=0.8)
     encode(src / "c.mp4", frames[:3])
     out = tmp_path / "out"
     rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights], capsys)
     assert rc == 2
     line = one_error_line(err)
-    assert "b.mp4" in line and "truncated" in line
-    assert not out.exists()  # nothing written, so a rerun after fixing b.mp4 needs no --force
-    assert sorted(os.listdir(tmp_path)) == ["full.mp4", "in"]
+    assert f"b.{ext}" in line and "truncated" in line
+    assert not out.exists()  # nothing written, so a rerun after fixing b needs no --force
+    assert sorted(os.listdir(tmp_path)) == [f"full.{ext}", "in"]
 
 
 # ------------------------------------------------------------------------------------------ SIGTERM

@@ -1165,10 +1165,8 @@ def upscale(
             for _, o in mine:
                 if o.exists():
                     raise VideoINRError(f"{o}: already exists (use --force to overwrite)")
-        from videoinr.data.video import probe
-
-        for v, _ in mine:  # validate every input of this shard before writing anything
-            probe(v)
+        for v, _ in mine:  # decode every input of this shard before writing anything (a truncated
+            _scan(v, None, False, progress)  # mkv shows only when decoded; decoding costs little next to rendering)
         try:
             out.mkdir(parents=False, exist_ok=True)
         except OSError as e:
