@@ -37,6 +37,7 @@ from videoinr.data.frames import folder_videos, read_image
 from videoinr.data.imresize import degrade
 from videoinr.errors import ArgumentParser, VideoINRError
 from videoinr.metrics import psnr, ssim
+from videoinr.runtime import inference_policy, pick_device
 
 __all__ = [
     "Target",
@@ -218,8 +219,12 @@ def evaluate(
         videos = [(name, paths[:max_frames]) for name, paths in videos]
     tasks = build_tasks([(name, len(paths)) for name, paths in videos], protocol, time_scale, clip_len, space_only)
     paths_of = dict(videos)
-    dev = _device(device)
+    dev = pick_device(device or "auto")
     method_objs: list[Method] = [get_method(name, dev) for name in names]
+    pixels = sum(len(task.targets) * math.prod(_frame_size(paths_of[task.sequence][0])) for task in tasks)
+    for m in method_objs:  # the numeric policy of the model runs, decided once for the whole evaluation
+        if hasattr(m, "model"):
+            inference_policy(dev, pixels).apply(m.model)
 
     crop_keys = _crop_targets(tasks)
     crops: dict[tuple[str, int], dict[str, np.ndarray]] = {}
@@ -316,16 +321,9 @@ def evaluate(
     return results, crops
 
 
-def _device(device: str | None) -> torch.device:
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise VideoINRError(f"--device {device}: not a torch device (cpu, cuda, cuda:1, mps, auto)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VideoINRError(f"--device {device}: CUDA is not available on this machine")
-    return dev
+def _frame_size(path: Path) -> tuple[int, int]:
+    """(height, width) of an image file."""
+    return read_image(path).shape[:2]
 
 
 def _title(results: dict) -> str:

@@ -1,5 +1,4 @@
 import math
-import time
 
 import cv2
 import numpy as np
@@ -154,14 +153,17 @@ def test_degrade_matches_matlab_uint8_path(frame):
     assert degrade(hr, 2.7).shape == (3, 18, 15)
 
 
-def test_speed_720p_down_x4():
+def test_720p_down_x4_is_local():
+    """A whole 720p frame at x4 down (the size training and evaluation use; speed: benchmarks/): output
+    pixels away from the borders depend only on nearby input pixels (kernel support 16 px), so they equal
+    those of the same region cut out first."""
+    torch.manual_seed(0)
     x = torch.rand(3, 720, 1280)
-    imresize(x[:, :64, :64], scale=0.25)
-    t0 = time.perf_counter()
     y = imresize(x, scale=0.25)
-    dt = time.perf_counter() - t0
     assert y.shape == (3, 180, 320)
-    assert dt < 1.0, f"720p x4 down took {dt:.3f}s"
+    part = imresize(x[:, 160:320, 480:640], scale=0.25)  # output rows 40..79, cols 120..159
+    torch.testing.assert_close(y[:, 50:70, 130:150], part[:, 10:30, 10:30], atol=1e-6, rtol=0)
+    assert not torch.allclose(y[:, 40:42, 120:122], part[:, :2, :2], atol=1e-3)  # borders do differ
 
 
 def test_interior_matches_pillow_bicubic(frame):

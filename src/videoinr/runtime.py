@@ -1,0 +1,116 @@
+"""Runtime policy: which device, and how a job's numerics run (compiled renderer, bf16), decided once.
+
+The model (`videoinr.models`) only obeys explicit switches (`compile_render`, `encode_bf16`, `render_bf16`,
+all False by default: plain float32, eager). The commands decide them here, once per job, from explicit
+settings, the environment and the hardware, before the first frame, never from elapsed time, so the same
+input, model and settings give the same output bits, interrupted and resumed or not.
+
+Environment overrides (read here only): VIDEOINR_COMPILE, VIDEOINR_ENCODE_BF16, VIDEOINR_RENDER_BF16 = 0/1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from dataclasses import dataclass
+
+import torch
+
+from videoinr.errors import VideoINRError
+
+__all__ = ["Policy", "inference_policy", "native_bf16", "pick_device", "COMPILE_MIN_PIXELS"]
+
+# Compile the renderer (CPU) for jobs of at least this many output pixels (summed over frames): on 2 cores
+# the eager renderer runs about 1 us per pixel and a cold compile costs about 40-60 s (benchmarks/RESULTS.md),
+# so jobs below this size (about 65 frames of 720p) would not earn the compile time back.
+COMPILE_MIN_PIXELS = 60e6
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 convolutions run natively (faster than float32) on `device`: a CUDA GPU with bf16, or
+    a CPU with AVX512-BF16 / AMX (read from /proc/cpuinfo; False where it cannot be read)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and _cpu_has_native_bf16()
+
+
+def _env_switch(name: str) -> bool | None:
+    text = os.environ.get(name, "").strip()
+    if text in ("", "auto"):
+        return None
+    if text not in ("0", "1"):
+        raise VideoINRError(f"environment variable {name}={text!r}: expected 0 or 1")
+    return text == "1"
+
+
+def pick_device(name: str | torch.device = "auto") -> torch.device:
+    """'auto' (CUDA, else Apple MPS, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; one-line error if absent.
+    Under torchrun, 'auto' takes the GPU of the process's LOCAL_RANK."""
+    name = str(name).lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise VideoINRError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VideoINRError(f"--device {name}: CUDA is not available on this machine")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise VideoINRError(f"--device {name}: MPS is not available on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise VideoINRError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A job's numerics. compile_render: render through torch.compile (CPU inference). encode_bf16: the
+    encoder under bf16 autocast. render_bf16: the renderer's per-point GEMMs in bf16."""
+
+    compile_render: bool = False
+    encode_bf16: bool = False
+    render_bf16: bool = False
+
+    def apply(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Set the model's switches to this policy; returns the model."""
+        for key, value in dataclasses.asdict(self).items():
+            setattr(model, key, value)
+        return model
+
+
+def inference_policy(device: torch.device, output_pixels: float, *, compile: bool | None = None,
+                     encode_bf16: bool | None = None, render_bf16: bool | None = None) -> Policy:
+    """The policy of an inference job rendering `output_pixels` pixels in all (frames x height x width).
+
+    Each switch: the explicit argument, else its environment variable, else the default: compile on a CPU
+    for jobs of at least COMPILE_MIN_PIXELS; encoder in bf16 where bf16 is native (shipped lite on 24 Vid4
+    frames: +0.0002 dB from fp32, 1.5x faster on 2 AVX512-BF16 cores); GEMMs in bf16 only in the compiled
+    CPU renderer on native-bf16 CPUs (eager bf16 is slower than float32 there)."""
+    if compile is None:
+        compile = _env_switch("VIDEOINR_COMPILE")
+    if compile is None:
+        compile = device.type == "cpu" and output_pixels >= COMPILE_MIN_PIXELS
+    if encode_bf16 is None:
+        encode_bf16 = _env_switch("VIDEOINR_ENCODE_BF16")
+    if encode_bf16 is None:
+        encode_bf16 = native_bf16(device)
+    if render_bf16 is None:
+        render_bf16 = _env_switch("VIDEOINR_RENDER_BF16")
+    if render_bf16 is None:
+        render_bf16 = compile and device.type == "cpu" and native_bf16(device)
+    return Policy(bool(compile), bool(encode_bf16), bool(render_bf16))
