@@ -73,20 +73,26 @@ def timed(fn, reps: int = 3, warmup: int = 1) -> float:
 
 
 def autocast(precision: str):
-    """fp32: everything float32; bf16: autocast around encode and render; default: what create_model does
-    (on native-bf16 CPUs: encoder in bf16, and the compiled renderer's per-point GEMMs in bf16), set through
-    `model.encode_bf16` / `model.render_bf16` (`set_precision`)."""
+    """fp32: everything float32; bf16: autocast around encode and render; default: the commands' policy
+    (videoinr.runtime.inference_policy: on native-bf16 CPUs the encoder in bf16, and the compiled renderer's
+    per-point GEMMs in bf16), set through the model's switches (`set_precision`)."""
     return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
 
-def set_precision(model, precision: str) -> None:
-    model.encode_bf16 = model.render_bf16 = False if precision == "fp32" else None
+def set_precision(model, precision: str, compiled: bool = False) -> None:
+    """The model's switches for `precision` with the renderer compiled or not."""
+    from videoinr.runtime import Policy, inference_policy
+
+    if precision == "default":
+        inference_policy(torch.device("cpu"), 0, compile=compiled).apply(model)
+    else:  # fp32, or bf16 through the caller's autocast
+        Policy(compile_render=compiled).apply(model)
 
 
 def render_peak(peaks: dict, precision: str) -> float:
     """The GEMM peak a compiled render at this precision is compared with (default: bf16 GEMMs on a
     native-bf16 CPU)."""
-    from videoinr.models.videoinr import native_bf16
+    from videoinr.runtime import native_bf16
 
     bf16 = precision == "bf16" or (precision == "default" and native_bf16(torch.device("cpu")))
     return peaks["bf16" if bf16 else "fp32"]
@@ -164,7 +170,7 @@ def render_seconds(state, case: Case, times: list[float], precision: str, compil
     H, W = case.out
     rows = min(case.band or H, H)
     region = None if rows == H else (0, 0, W, rows)
-    state.model.compile_render = compiled
+    set_precision(state.model, precision, compiled)
 
     def run():
         with torch.inference_mode(), autocast(precision):
@@ -205,7 +211,7 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
     res["encode_flops"] = count_flops(enc)
     reps = 1 if heavy else reps
     # FLOPs per output pixel at x8 (eager path: the counter sees every GEMM), on a 64 x 32 window
-    model.compile_render = False
+    set_precision(model, precision, False)
     win = (0, 0, min(W, 64), min(H, 32))
     with torch.inference_mode(), autocast(precision):
         fl = count_flops(lambda: state.render(case.out, X8, region=win))
@@ -233,10 +239,9 @@ def bench_model(name: str, precision: str, case: Case, reps: int, frames) -> dic
     log(f"{name} {precision}: other cache mode")
     other, _ = build(name, spatial_uses_t=not model.cfg.spatial_uses_t)
     other.max_query_points = model.max_query_points
-    set_precision(other, precision)
+    set_precision(other, precision, True)
     with torch.inference_mode(), autocast(precision):
         st2 = other.encode(f0, f1)
-        other.compile_render = True
         st2.render(case.out, X8, region=(0, 0, min(W, 256), min(H, 16)))  # warm-up (recompiles)
     x8 = render_seconds(st2, case, X8, precision, True, reps)
     x2 = render_seconds(st2, case, X2, precision, True, reps)
@@ -269,7 +274,6 @@ def vid4_bf16(name: str, pairs: int) -> dict:
     from videoinr.metrics import psnr
 
     model, label = build(name)
-    model.compile_render = True  # the renderer of long jobs (default precision: bf16 GEMMs there)
     vid4 = ROOT / ".." / "shared" / "data" / "vid4"
     scores: dict[str, list[float]] = {"fp32": [], "default": [], "bf16": [], "between": [], "between_default": []}
     for seq in sorted(p.name for p in vid4.iterdir() if p.is_dir()):
@@ -279,7 +283,7 @@ def vid4_bf16(name: str, pairs: int) -> dict:
             lr = [to_tensor(make_lr(g, 4)) for g in gt]
             outs = {}
             for prec in ("fp32", "default", "bf16"):
-                set_precision(model, prec)
+                set_precision(model, prec, True)  # the renderer of long jobs (default: bf16 GEMMs there)
                 with torch.inference_mode(), autocast(prec):
                     y = model.encode(lr[0], lr[2]).render(gt[0].shape[:2], [0.0, 0.5])
                 outs[prec] = (y[0].float().clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
@@ -437,7 +441,7 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
               "sines, gathers and adds are not counted); render GFLOP/s = those FLOPs / compiled render time. "
               "Rows use the config's own spatial_uses_t; 'other cache mode' is the same network with it "
               "flipped (random init; same encode time). Precision: fp32 = everything float32; bf16 = autocast "
-              "around encode and render; default = `create_model`'s defaults (on this native-bf16 CPU: encoder "
+              "around encode and render; default = the commands' policy, `videoinr.runtime.inference_policy` (on this native-bf16 CPU: encoder "
               "under bf16 autocast, the compiled renderer's per-point GEMMs in bf16, eager ones float32). Render, exact form: the compiled per-point form "
               "(`render(exact=True)`: SpatialINR at every warped point) instead of the default frame form "
               "(HR feature map warped per t). Load: 1-minute load average when the row started "
@@ -452,8 +456,8 @@ def report(info: dict, peaks: dict, rows: list[dict], base: dict, mem: dict, com
             L.append(f"| {name} | {c['cold']:.0f} s | {c['warm']:.1f} s | "
                      f"{fmt_s(gain) if gain else 'n/a'} | {pay} |")
         L += ["", "First compiled render in a fresh process (inductor, dynamic shapes: one graph serves every chunk "
-              "size, number of times and LR size). By default (`compile_render=None`) a model compiles after it "
-              "has spent a minute rendering eagerly.", ""]
+              "size, number of times and LR size). The commands compile for jobs of at least "
+              "videoinr.runtime.COMPILE_MIN_PIXELS output pixels (decided once per job).", ""]
     if vid4:
         L += ["| config | weights | Vid4 frames | Y-PSNR fp32 | Y-PSNR default | default - fp32 "
               "| Y-PSNR bf16 | bf16 - fp32 | PSNR(default output, fp32 output) | PSNR(bf16 output, fp32 output) |",

@@ -12,6 +12,7 @@ import torch
 
 from videoinr import create_model, load_weights
 from videoinr.models import CONFIGS, VideoINR
+from videoinr.runtime import native_bf16
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -51,7 +52,7 @@ def main() -> None:
     for name, model in models.items():
         model.to(DEV).eval()
         for prec in ("default", "fp32", "bf16"):
-            model.encode_bf16 = None if prec == "default" else prec == "bf16"
+            model.encode_bf16 = native_bf16(torch.device(DEV)) if prec == "default" else prec == "bf16"
             ac = torch.autocast(DEV, dtype=torch.bfloat16, enabled=prec == "bf16")
             if DEV == "cuda":
                 torch.cuda.reset_peak_memory_stats()

@@ -45,26 +45,17 @@ def test_hr_map_sampler_equals_grid_sample_on_a_box_covering_the_points():
     torch.testing.assert_close(got, ref[:, :, 0].transpose(1, 2), rtol=0, atol=2e-6)
 
 
-def test_renders_compile_only_after_a_minute_of_eager_rendering(lite, pair, monkeypatch):
-    monkeypatch.delenv("VIDEOINR_COMPILE", raising=False)
-    lite.eager_render_seconds = 0.0
-    try:
-        with torch.no_grad():
-            state = lite.encode(*pair)
-            assert not state._use_compiled()  # auto: nothing rendered yet
+def test_compiling_is_the_models_switch_and_never_history(lite, pair):
+    """The model compiles exactly when its `compile_render` switch says (the job's policy, decided once by
+    videoinr.runtime), whatever it rendered before; never under autograd."""
+    with torch.no_grad():
+        state = lite.encode(*pair)
+        for _ in range(3):
             state.render((8, 9), [0.2, 0.4])
-            assert 0 < lite.eager_render_seconds < vi.COMPILE_AFTER_SECONDS
-            lite.eager_render_seconds = vi.COMPILE_AFTER_SECONDS
-            assert state._use_compiled()
-            monkeypatch.setenv("VIDEOINR_COMPILE", "0")
             assert not state._use_compiled()
-            monkeypatch.delenv("VIDEOINR_COMPILE")
-            lite.compile_render = False
-            assert not state._use_compiled()
-            lite.compile_render = True
-        assert not state._use_compiled()  # autograd on (training): never compiled
-    finally:
-        lite.eager_render_seconds, lite.compile_render = 0.0, None
+        lite.compile_render = True
+        assert state._use_compiled()
+    assert not state._use_compiled()  # autograd on (training): never compiled
 
 
 def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
@@ -85,7 +76,6 @@ def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # broken is remembered: no second try, no second warning
             state.render((10, 12), [0.3])
-    lite.compile_render = lite.render_bf16 = None
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
 
 
@@ -127,51 +117,30 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
     assert not vi._COMPILED["broken"]
 
 
-def test_encoder_runs_bf16_by_default_only_in_eval_on_native_bf16_hardware(lite, pair, monkeypatch):
-    monkeypatch.delenv("VIDEOINR_ENCODE_BF16", raising=False)
+def test_encoder_bf16_switch(lite, pair):
+    """`encode_bf16` runs the encoder under bf16 autocast (close to float32), in eval and training mode
+    alike; off, the model is float32 (the default policy of the commands turns it on where bf16 is native:
+    tests/test_runtime.py)."""
     render = lambda: lite.encode(*pair).render((26, 34), [0.5], exact=True)  # noqa: E731
-    try:
-        with torch.no_grad():
-            lite.encode_bf16 = False
-            ref = render()
-            lite.encode_bf16 = True
-            low = render()
-            assert 0 < (low - ref).abs().max() < 0.05
-            lite.encode_bf16 = None
-            auto = render()
-            torch.testing.assert_close(auto, low if vi.native_bf16(torch.device("cpu")) else ref, rtol=0, atol=0)
-            monkeypatch.setenv("VIDEOINR_ENCODE_BF16", "0")
-            torch.testing.assert_close(render(), ref, rtol=0, atol=0)
-            monkeypatch.delenv("VIDEOINR_ENCODE_BF16")
-            lite.train()  # training: the trainer's own precision setting decides
-            torch.testing.assert_close(render(), ref, rtol=0, atol=0)
-    finally:
-        lite.eval()
-        lite.encode_bf16 = None
+    with torch.no_grad():
+        ref = render()
+        lite.encode_bf16 = True
+        low = render()
+        assert 0 < (low - ref).abs().max() < 0.05
+        lite.train()
+        torch.testing.assert_close(render(), low, rtol=0, atol=0)
+        lite.encode_bf16 = False
+        torch.testing.assert_close(render(), ref, rtol=0, atol=0)
 
 
-def test_render_gemms_run_bf16_by_default_only_when_compiled_on_native_bf16_cpus(lite, pair, monkeypatch):
-    monkeypatch.delenv("VIDEOINR_RENDER_BF16", raising=False)
+def test_render_bf16_switch_and_the_callers_autocast(lite, pair):
     with torch.no_grad():
         state = lite.encode(*pair)
-        for native in (True, False):
-            monkeypatch.setattr(vi, "_cpu_has_native_bf16", lambda native=native: native)
-            assert state._render_bf16(compiled=False) is False  # eager bf16 is slower than float32
-            assert state._render_bf16(compiled=True) is native
-        monkeypatch.setattr(vi, "_cpu_has_native_bf16", lambda: True)
-        monkeypatch.setenv("VIDEOINR_RENDER_BF16", "0")
-        assert state._render_bf16(compiled=True) is False
-        monkeypatch.setenv("VIDEOINR_RENDER_BF16", "1")
-        assert state._render_bf16(compiled=False) is True
-        monkeypatch.delenv("VIDEOINR_RENDER_BF16")
-        try:
-            lite.render_bf16 = False
-            assert state._render_bf16(compiled=True) is False
-            with torch.autocast("cpu", dtype=torch.bfloat16):  # the caller's autocast wins
-                assert state._render_bf16(compiled=False) is True
-            ref = state.render((26, 34), [0.0, 0.5])
-            lite.render_bf16 = True  # and the flag reaches the GEMMs (eager here)
-            low = state.render((26, 34), [0.0, 0.5])
-        finally:
-            lite.render_bf16 = None
+        assert state._render_bf16() is False
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # the caller's autocast wins
+            assert state._render_bf16() is True
+        ref = state.render((26, 34), [0.0, 0.5])
+        lite.render_bf16 = True  # and the switch reaches the GEMMs (eager here)
+        assert state._render_bf16() is True
+        low = state.render((26, 34), [0.0, 0.5])
     assert 0 < (low - ref).abs().max() < 1e-2

@@ -25,12 +25,11 @@ the full frame. `render(..., exact=True)` and `query` evaluate the per-point for
 Speed (see benchmarks/RESULTS.md): per point the work is small GEMMs plus elementwise sin/add/gathers, which
 eager PyTorch runs one op at a time through memory. Large inference renders on CPU therefore go through a
 `torch.compile`d copy of the per-chunk function (inductor fuses the sin/bias/gather/blend ops into a few
-vectorised loops; grid_sample is written as explicit gathers there so it fuses too). See `COMPILE_*` below:
-compiling costs ~1 minute once per process (seconds when inductor's on-disk cache is warm), so it starts only
-after a model has spent `COMPILE_AFTER_SECONDS` rendering eagerly (then at most about twice the best choice's
-time whatever the job's length); set VIDEOINR_COMPILE=0 to never compile or =1 to compile from the first
-render. Compiled and eager outputs agree to float rounding (~1e-6). Any compile failure (e.g. no C++
-compiler) warns once and falls back to eager.
+vectorised loops; grid_sample is written as explicit gathers there so it fuses too) when the model's
+`compile_render` switch is on. The model only obeys its switches (`compile_render`, `encode_bf16`,
+`render_bf16`; all off by default: float32, eager); the commands decide them once per job
+(`videoinr.runtime.inference_policy`). Compiled and eager outputs agree to float rounding (~1e-6). Any
+compile failure (e.g. no C++ compiler) warns once and falls back to eager.
 """
 from __future__ import annotations
 
@@ -38,8 +37,6 @@ import contextlib
 import dataclasses
 import functools
 import math
-import os
-import time
 import warnings
 from dataclasses import dataclass
 
@@ -56,37 +53,6 @@ from videoinr.models.prior import pair_flows, prior_at_t
 from videoinr.models.siren import Siren
 
 PAD_MULTIPLE = 4  # two stride-2 pyramid levels
-# Compiled rendering (CPU, no autograd) starts after a model has rendered eagerly for this long: about the
-# cold compile time, so short jobs (tests, previews, a short clip) never pay it and long ones pay it once.
-COMPILE_AFTER_SECONDS = 60.0
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_has_native_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def _setting(value: bool | None, env: str) -> bool | None:
-    """A model switch: its explicit True/False, else the environment variable's 0/1, else None (default)."""
-    if value is not None:
-        return value
-    text = os.environ.get(env, "").strip()
-    return text == "1" if text in ("0", "1") else None
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 convolutions run natively (faster than float32) on `device`: a CUDA GPU with bf16, or
-    a CPU with AVX512-BF16 / AMX (read from /proc/cpuinfo; False where it cannot be read)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and _cpu_has_native_bf16()
-
-
 def pixel_centers(n: int, device=None, dtype=torch.float32) -> Tensor:
     """Normalized centres of n pixels along one axis: (2i + 1)/n - 1, shape (n,)."""
     return (2 * torch.arange(n, device=device, dtype=dtype) + 1) / n - 1
@@ -140,10 +106,10 @@ class VideoINR(nn.Module):
         # (pixel, t) points per chunk when rendering; bounds peak memory. On 2 CPU cores 2^16 renders 720p
         # x8 25% faster than 2^14 eagerly (fewer, longer kernels), as fast compiled.
         self.max_query_points = 1 << 16
-        self.compile_render: bool | None = None  # None: auto (see COMPILE_AFTER_SECONDS); True/False: force
-        self.eager_render_seconds = 0.0  # time spent in eager renders, for the auto compile decision
-        self.encode_bf16: bool | None = None  # None: auto (see _encode_autocast); True/False: force
-        self.render_bf16: bool | None = None  # None: auto (see State._render_bf16); True/False: force
+        # numeric switches, set by the caller's policy (videoinr.runtime); off: float32, eager
+        self.compile_render = False  # render through torch.compile (inference only; eager under autograd)
+        self.encode_bf16 = False  # the encoder under bf16 autocast
+        self.render_bf16 = False  # the renderer's per-point GEMMs in bf16
         lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.lr_dim = lr_dim
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks, cfg.convlstm)
@@ -178,7 +144,8 @@ class VideoINR(nn.Module):
         ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
         pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
         cl = torch.channels_last  # the encoder's weights are channels-last too: 1.3x faster convs on CPU
-        with self._encode_autocast(frame0.device):  # the only part that may run in bf16
+        bf16 = torch.autocast(frame0.device.type, dtype=torch.bfloat16) if self.encode_bf16 else contextlib.nullcontext()
+        with bf16:  # the only part that may run in bf16
             feat = self.encoder(pad(frame0).contiguous(memory_format=cl), pad(frame1).contiguous(memory_format=cl))
         feat = feat[:, :, :h, :w]
         with _fp32(feat):
@@ -187,16 +154,6 @@ class VideoINR(nn.Module):
             # channels-last: pixel rows for the gathers of the compiled renderer, a view for grid_sample
             frames = frames.contiguous(memory_format=torch.channels_last)
             return State(self, self._project(lr, b, h, w), frames, prior)
-
-    def _encode_autocast(self, device: torch.device):
-        """bf16 autocast for the encoder when `encode_bf16` says so; None (default): in eval mode, without
-        an autocast of the caller, on hardware with native bf16 (shipped lite on 24 Vid4 frames: +0.0002 dB
-        from fp32; encodes 1.5x faster on 2 AVX512-BF16 cores, 2.2x on one). VIDEOINR_ENCODE_BF16=0/1
-        overrides the default."""
-        want = _setting(self.encode_bf16, "VIDEOINR_ENCODE_BF16")
-        if want is None:
-            want = not self.training and not torch.is_autocast_enabled(device.type) and native_bf16(device)
-        return torch.autocast(device.type, dtype=torch.bfloat16) if want else contextlib.nullcontext()
 
     def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
         """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
@@ -362,8 +319,8 @@ class State:
         docstring). exact=True (and t-dependent configs) evaluates SpatialINR at every warped point
         instead, as `query` and training do.
         Both are chunked with bounded memory, and a region equals the crop of the full frame. Under
-        torch.autocast(cpu/cuda, bfloat16), and by default when compiled on a native-bf16 CPU (see
-        `_render_bf16`), the per-point GEMMs run in bf16 (sines, gathers and first layers stay float32).
+        torch.autocast(cpu/cuda, bfloat16) or with the model's `render_bf16` switch, the per-point GEMMs
+        run in bf16 (sines, gathers and first layers stay float32); `compile_render` compiles the chunks.
         """
         height, width = int(size[0]), int(size[1])
         if height < 1 or width < 1:
@@ -381,9 +338,8 @@ class State:
         tvec = torch.tensor(times, device=dev, dtype=dtype)
         limit = self.model.max_query_points
         step = max(1, limit // n_t)
-        t0 = time.perf_counter()
         compiled = self._use_compiled()
-        state = dataclasses.replace(self, gemm_dtype=torch.bfloat16 if self._render_bf16(compiled) else None)
+        state = dataclasses.replace(self, gemm_dtype=torch.bfloat16 if self._render_bf16() else None)
         fn = _compiled if compiled else (lambda f: f)  # noqa: E731
         with _fp32(coords):
             chunks = lambda: range(0, coords.shape[0], step)  # noqa: E731
@@ -404,30 +360,21 @@ class State:
                 origin = torch.tensor([box[0], box[1], width, height], device=dev, dtype=dtype)
                 out = [fn(State._decode_pass)(state, coords[i : i + step], tvec, f, q1, q2, origin)
                        for i, f in zip(chunks(), flows)]
-        if not compiled:
-            self.model.eager_render_seconds += time.perf_counter() - t0
         rgb = torch.cat(out, 2).clamp_(0, 1)
         return rgb.view(b, n_t, rh, rw, 3).permute(0, 1, 4, 2, 3)
 
-    def _render_bf16(self, compiled: bool) -> bool:
-        """Whether the per-point GEMMs run in bf16: under the caller's bf16 autocast, else as
-        `model.render_bf16` says; None (default): in the compiled renderer on a CPU with native bf16 (eager
-        bf16 is slower than float32 there). VIDEOINR_RENDER_BF16=0/1 overrides the default."""
+    def _render_bf16(self) -> bool:
+        """Whether the per-point GEMMs run in bf16: under the caller's bf16 autocast, or as the model's
+        `render_bf16` switch says."""
         dev = self.frames.device
         if torch.is_autocast_enabled(dev.type) and torch.get_autocast_dtype(dev.type) == torch.bfloat16:
             return True
-        want = _setting(self.model.render_bf16, "VIDEOINR_RENDER_BF16")
-        if want is None:
-            want = compiled and dev.type == "cpu" and native_bf16(dev)
-        return bool(want)
+        return bool(self.model.render_bf16)
 
     def _use_compiled(self) -> bool:
-        """Whether to render through torch.compile now (see the module docstring)."""
-        m = self.model
-        want = _setting(m.compile_render, "VIDEOINR_COMPILE")
-        if want is None:
-            want = self.frames.device.type == "cpu" and m.eager_render_seconds >= COMPILE_AFTER_SECONDS
-        return bool(want) and not torch.is_grad_enabled() and not _COMPILED["broken"]
+        """Whether this render goes through torch.compile: the model's switch, never under autograd or
+        after a compile failure."""
+        return bool(self.model.compile_render) and not torch.is_grad_enabled() and not _COMPILED["broken"]
 
     def _render_chunk(self, coords: Tensor, tvec: Tensor) -> Tensor:
         """Exact form: RGB (B, T, n, 3) at the n points coords (n, 2) for every time in tvec (T,)."""

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from videoinr.errors import VideoINRError
 from videoinr.models import VideoINR
+from videoinr.runtime import Policy, inference_policy
 from videoinr.train.checkpoint import atomic_write
 from videoinr.train.config import TrainConfig
 
@@ -59,6 +60,8 @@ class Validator:
 
         was_training = model.training
         model.eval()
+        # inference numerics as `videoinr eval` uses them for a small job: eager, encoder in bf16 where native
+        inference_policy(device, 0, compile=False, render_bf16=False).apply(model)
         n = self.cfg.val_window
         times = [k / (n - 1) for k in range(n)]
         all_p, inner_p, center_p = [], [], []
@@ -80,6 +83,7 @@ class Validator:
                 near = lr[:1] if mid <= (n - 1) / 2 else lr[1:]
                 bic = imresize(near, size=self.size).clamp(0, 1)[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
                 panel = np.concatenate([bic, pred8[mid], frames[mid]], axis=1)
+        Policy().apply(model)  # training runs with every switch off (its precision is the config's autocast)
         if was_training:
             model.train()
         if panel is not None:

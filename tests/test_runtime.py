@@ -1,0 +1,79 @@
+"""videoinr.runtime: device choice and the per-job numeric policy, decided once from explicit settings,
+the environment and the hardware; the model itself reads no environment, files or clocks."""
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+
+import videoinr.runtime as rt
+from videoinr.errors import VideoINRError
+
+CPU = torch.device("cpu")
+MODELS = Path(rt.__file__).parent / "models"
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("VIDEOINR_COMPILE", "VIDEOINR_ENCODE_BF16", "VIDEOINR_RENDER_BF16"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_default_policy_follows_job_size_and_hardware(clean_env, native):
+    clean_env.setattr(rt, "_cpu_has_native_bf16", lambda: native)
+    small = rt.inference_policy(CPU, rt.COMPILE_MIN_PIXELS - 1)
+    large = rt.inference_policy(CPU, rt.COMPILE_MIN_PIXELS)
+    assert small == rt.Policy(compile_render=False, encode_bf16=native, render_bf16=False)
+    assert large == rt.Policy(compile_render=True, encode_bf16=native, render_bf16=native)
+
+
+def test_explicit_settings_win_over_environment_over_default(clean_env):
+    clean_env.setattr(rt, "_cpu_has_native_bf16", lambda: True)
+    clean_env.setenv("VIDEOINR_COMPILE", "1")
+    clean_env.setenv("VIDEOINR_ENCODE_BF16", "0")
+    p = rt.inference_policy(CPU, 1)
+    assert p == rt.Policy(compile_render=True, encode_bf16=False, render_bf16=True)
+    assert rt.inference_policy(CPU, 1, compile=False, encode_bf16=True) == rt.Policy(False, True, False)
+    clean_env.setenv("VIDEOINR_RENDER_BF16", "yes")
+    with pytest.raises(VideoINRError, match="VIDEOINR_RENDER_BF16='yes': expected 0 or 1"):
+        rt.inference_policy(CPU, 1)
+
+
+def test_policy_apply_sets_the_model_switches():
+    from videoinr.models import CONFIGS, VideoINR
+
+    model = VideoINR(CONFIGS["lite"])
+    assert rt.Policy(True, True, False).apply(model) is model
+    assert (model.compile_render, model.encode_bf16, model.render_bf16) == (True, True, False)
+
+
+def test_pick_device():
+    assert rt.pick_device("auto").type in ("cpu", "cuda", "mps")
+    assert rt.pick_device("CPU") == CPU
+    for bad, msg in [("tpu", "expected auto, cpu"), ("nonsense", "expected auto, cpu")]:
+        with pytest.raises(VideoINRError, match=msg):
+            rt.pick_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(VideoINRError, match="CUDA is not available"):
+            rt.pick_device("cuda:0")
+
+
+def test_models_read_no_environment_files_or_clocks():
+    """Runtime policy lives in videoinr.runtime: nothing under models/ may read os.environ, /proc, or a
+    clock, so a model's output depends on its inputs and switches only."""
+    banned_modules = {"time", "datetime"}
+    for path in sorted(MODELS.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {(node.module or "").split(".")[0]}
+            else:
+                names = set()
+            assert not names & banned_modules, f"{path.name}:{node.lineno} imports {names & banned_modules}"
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os":
+                assert node.attr not in ("environ", "getenv"), f"{path.name}:{node.lineno} reads os.{node.attr}"
+        assert "/proc/" not in path.read_text(), path.name
