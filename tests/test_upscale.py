@@ -262,8 +262,15 @@ class _Stop:
         return self.fn(*a, **k)
 
 
-@pytest.mark.parametrize("kind", ["video", "folder"])
-def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, kind):
+@pytest.mark.parametrize("kind,compiled", [("video", False), ("folder", False), ("video", True)])
+def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, request, kind, compiled):
+    """Interrupted, then resumed: the same bytes as one uninterrupted run, also when the job's policy
+    compiles the renderer (decided once per job, never from elapsed time)."""
+    from videoinr.runtime import Policy
+
+    request.addfinalizer(lambda: Policy().apply(lite))  # the module's model leaves with its switches off
+    env = {"VIDEOINR_COMPILE": "1" if compiled else "0"}
+    monkeypatch.setattr(os, "environ", {**os.environ, **env})
     src = write_video(tmp_path / "in.mp4", bikes[:3])
     name = "o.mp4" if kind == "video" else "o"
     kw = dict(scale=2, time_scale=2, model=lite, progress=False, segment_frames=2)
@@ -281,6 +288,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, kin
     with pytest.raises(KeyboardInterrupt):
         upscale(src, target, **kw)
     monkeypatch.undo()
+    monkeypatch.setattr(os, "environ", {**os.environ, **env})
     assert not target.exists()  # nothing under the output name; finished work is kept aside
     with pytest.raises(VideoINRError, match="already exists"):
         upscale(src, ref, **kw)
@@ -289,6 +297,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, kin
     orig = lite.encode
     monkeypatch.setattr(lite, "encode", lambda a, b: encodes.append(1) or orig(a, b))
     upscale(src, target, resume=True, **kw)
+    assert lite.compile_render is compiled
     monkeypatch.undo()
     assert len(encodes) == 1  # only the unfinished pair is redone
     if kind == "video":

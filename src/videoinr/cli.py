@@ -1,4 +1,4 @@
-"""The `videoinr` command: one entry point with subcommands `upscale`, `eval` and `train`.
+"""The `videoinr` command: one entry point with subcommands `upscale`, `eval`, `train` and `ui`.
 
 Each subcommand lives in its own module with `main(argv: list[str]) -> int`; it is imported only when used
 (so `videoinr upscale` does not pay for the training stack). Bad input surfaces as `VideoINRError`, printed
@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "upscale": ("videoinr.upscale", "upscale a video or frame folder in space and time"),
     "eval": ("videoinr.evaluate", "evaluate a model or baselines on a benchmark (e.g. Vid4)"),
     "train": ("videoinr.train", "train a model from a config"),
+    "ui": ("videoinr.ui", "a local web page for upscaling (needs: pip install 'videoinr[ui]')"),
 }
 
 USAGE = "usage: videoinr {" + ",".join(SUBCOMMANDS) + "} ... [-h]"

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,13 +41,15 @@ import torch
 from tqdm import tqdm
 
 from videoinr.errors import ArgumentParser, VideoINRError, require_path, resolve_path
+from videoinr.runtime import inference_policy, pick_device
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs on the same output are not guarded there
     fcntl = None
 
-__all__ = ["upscale", "main", "build_parser", "EXAMPLE_VIDEO", "VIDEO_EXTENSIONS", "output_size", "parse_memory"]
+__all__ = ["upscale", "estimate", "Estimate", "main", "build_parser", "EXAMPLE_VIDEO", "VIDEO_EXTENSIONS",
+           "output_size", "parse_memory"]
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv",
@@ -360,28 +362,6 @@ def _locate(u: float, cuts: set[int], shots_start: list[int], n: int) -> tuple[t
 # ----------------------------------------------------------------------------------------------------
 # resources: device, memory budget, estimate
 # ----------------------------------------------------------------------------------------------------
-def _pick_device(device: str | torch.device) -> torch.device:
-    name = str(device).lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise VideoINRError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VideoINRError(f"--device {device}: CUDA is not available on this machine")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise VideoINRError(f"--device {device}: MPS is not available on this machine")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise VideoINRError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
-    return dev
-
-
 def _default_memory(device: torch.device) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
@@ -795,7 +775,7 @@ def _load_model(model, device: torch.device):
 
 def _upscale_one(
     src_path: Path, out: Path, *, scale, size, time_scale, fps, times, region, net, device, codec, crf,
-    resume, force, max_memory, max_time, scene_cuts, input_fps, progress, segment_frames,
+    resume, force, max_memory, max_time, scene_cuts, input_fps, progress, segment_frames, on_progress=None,
 ) -> Path:
     label = str(src_path)
     out_is_video = out.suffix.lower() in VIDEO_EXTENSIONS
@@ -825,7 +805,7 @@ def _upscale_one(
             src_path, out, lock, label, out_is_video, scale=scale, size=size, time_scale=time_scale, fps=fps,
             times=times, region=region, net=net, device=device, codec=codec, crf=crf, resume=resume,
             max_memory=max_memory, max_time=max_time, scene_cuts=scene_cuts, input_fps=input_fps,
-            progress=progress, segment_frames=segment_frames,
+            progress=progress, segment_frames=segment_frames, on_progress=on_progress,
         )
     except BaseException:
         if lock.fresh and lock.work.exists():
@@ -838,7 +818,7 @@ def _upscale_one(
 def _upscale_locked(
     src_path: Path, out: Path, lock: _WorkLock, label: str, out_is_video: bool, *, scale, size, time_scale,
     fps, times, region, net, device, codec, crf, resume, max_memory, max_time, scene_cuts, input_fps, progress,
-    segment_frames,
+    segment_frames, on_progress=None,
 ) -> Path:
     """The run itself, holding the lock on the work folder."""
     if out_is_video:
@@ -861,6 +841,8 @@ def _upscale_locked(
         print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
 
     limit = max_memory if max_memory is not None else _default_memory(device)
+    policy = inference_policy(device, len(plan.u) * frame_hw[0] * frame_hw[1])  # decided once per job
+    policy.apply(net)
     budget = _budget(net, (src.height, src.width), frame_hw, limit, label, device)
 
     n_out = len(plan.u)
@@ -874,7 +856,7 @@ def _upscale_locked(
         "out": [H, W], "region": list(region) if region else None, "u": hashlib.sha1(
             json.dumps([plan.u, plan.times]).encode()).hexdigest(), "cuts": src.cuts,
         "codec": codec if out_is_video else "png", "crf": crf, "segment": segment_frames,
-        "model": _model_fingerprint(net), "version": 1,
+        "model": _model_fingerprint(net), "policy": dataclasses.asdict(policy), "version": 2,
     }
     work = lock.work
     budget = _prepare_work(work, settings, budget, limit, resume)
@@ -884,7 +866,8 @@ def _upscale_locked(
     old_points = net.max_query_points
     try:
         net.max_query_points = budget.max_query_points
-        _render_all(src, plan, jobs, sink, net, device, (H, W), region, budget, max_time, progress, label)
+        _render_all(src, plan, jobs, sink, net, device, (H, W), region, budget, max_time, progress, label,
+                    on_progress)
         sink.close()
         sink.finish()
         if out_is_video:
@@ -986,8 +969,10 @@ def _prepare_work(work: Path, settings: dict, budget: _Budget, limit: int, resum
     return budget
 
 
-def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_time, progress, label) -> None:
+def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_time, progress, label,
+                on_progress=None) -> None:
     n_out = len(jobs)
+    done = 0  # frames written (or already there, on --resume), for on_progress
     window = _FrameWindow(src.frames())
     bar = tqdm(total=n_out, desc=src.path.name, unit="frame", disable=None if progress else True,
                dynamic_ncols=True)
@@ -1002,6 +987,7 @@ def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_
             group = range(j, end)
             todo = [i for i in group if not sink.is_done(i)]
             bar.update(len(group) - len(todo))
+            done += len(group) - len(todo)
             if todo:
                 window.drop_before(pair[0])
                 a = _to_tensor(window.get(pair[0]), device)
@@ -1016,6 +1002,8 @@ def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_
                         _check_estimate(state, jobs, todo, out_hw, region, t_enc, n_out, src.n, max_time,
                                         progress, label, budget)
                         checked_estimate = True
+                        if on_progress is not None:
+                            on_progress(done, n_out)
                     for c in range(0, len(todo), budget.t_per_call):
                         chunk = todo[c : c + budget.t_per_call]
                         rgb = state.render(size=out_hw, t=[jobs[i][1] for i in chunk], region=region)
@@ -1023,6 +1011,9 @@ def _render_all(src, plan, jobs, sink, net, device, out_hw, region, budget, max_
                             last = i == n_out - 1
                             sink.write(i, _to_uint8(img), plan.times[i], plan.last_duration if last else None)
                             bar.update(1)
+                            done += 1
+                            if on_progress is not None:
+                                on_progress(done, n_out)
                 del state
             j = end
     finally:
@@ -1053,6 +1044,7 @@ def _check_estimate(state, jobs, todo, out_hw, region, t_enc, n_out, n_in, max_t
     if progress:
         tqdm.write(f"{label}: {n_in} -> {n_out} frames of {rw}x{rh}; estimate ~{_fmt_secs(est)}, "
                    f"peak memory ~{_fmt_bytes(budget.peak_bytes)}", file=sys.stderr)
+    return est
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1087,6 +1079,7 @@ def upscale(
     input_fps: float | Fraction | None = None,
     progress: bool = True,
     segment_frames: int = SEGMENT_FRAMES,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Path | list[Path]:
     """Upscale `input` (video file, frame folder, or folder of videos) to `output` in space and time.
 
@@ -1098,6 +1091,9 @@ def upscale(
     extension; audio/subtitles stream-copied) or a folder (numbered PNGs). `model`: "lite", "paper", a
     .safetensors path, or a VideoINR module. `max_memory` bounds peak memory (e.g. "4G"; default: half the
     RAM up to 8 GiB, or 80% of free GPU memory); `max_time` refuses runs estimated to take longer.
+    `on_progress(frames_done, frames_total)` is called once rendering starts (after the estimate) and after
+    each output frame is written (per input file for a folder of videos); an exception it raises aborts the
+    run like any error (the work folder is removed, nothing is written under the output name).
     A folder of videos gives a folder of outputs, split across processes under torchrun (RANK/WORLD_SIZE).
     Returns the output path (a list of paths for a folder of videos). Raises VideoINRError on bad input.
     """
@@ -1141,7 +1137,7 @@ def upscale(
     tmax = _parse_duration(max_time)
     if crf is not None and not (0 <= float(crf) <= 63):
         raise VideoINRError(f"--crf {crf}: must be in 0..63")
-    dev = _pick_device(device)
+    dev = pick_device(device)
 
     batch = inp.is_dir() and not _is_frame_folder(inp)
     if batch:
@@ -1177,10 +1173,92 @@ def upscale(
     kw = dict(scale=scale, size=size_wh, time_scale=time_scale, fps=fps_q, times=times_l, region=region_t,
               net=net, device=dev, codec=codec, crf=crf, resume=resume, force=force, max_memory=mem,
               max_time=tmax, scene_cuts=scene_cuts, input_fps=input_fps, progress=progress,
-              segment_frames=segment_frames)
+              segment_frames=segment_frames, on_progress=on_progress)
     if batch:
         return [_upscale_one(v, o, **kw) for v, o in mine]
     return _upscale_one(inp, out, **kw)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What `upscale()` would produce and cost (see `estimate()`)."""
+
+    frames_in: int
+    frames_out: int
+    width: int
+    height: int
+    fps: Fraction  # nominal output frame rate
+    seconds: float  # estimated run time
+    peak_bytes: int  # estimated peak memory
+    audio: bool  # whether a video output would carry the input's audio
+
+
+def estimate(
+    input: str | os.PathLike,
+    *,
+    scale: float | None = None,
+    size: str | tuple[int, int] | None = None,
+    time_scale: int | None = None,
+    fps: float | Fraction | str | None = None,
+    model: str | os.PathLike | torch.nn.Module = "lite",
+    device: str | torch.device = "auto",
+    max_memory: str | int | None = None,
+) -> Estimate:
+    """Frames, output size, run time and peak memory of `upscale(input, ..., same options)`, writing nothing.
+
+    Decodes the input once (as the run's scan, without scene-cut detection), loads the model and times the
+    first pair as the run does before rendering (eager renderer: a long job that compiles runs faster).
+    Raises the run's VideoINRError for bad input or settings over the memory limit.
+    """
+    inp = Path(input)
+    require_path(inp)
+    if inp.is_dir() and not _is_frame_folder(inp):
+        raise VideoINRError(f"{inp}: estimate takes one video or frame folder")
+    if scale is not None and size is not None:
+        raise VideoINRError("give either --scale or --size, not both")
+    if scale is not None and not (math.isfinite(float(scale)) and float(scale) > 0):
+        raise VideoINRError(f"--scale {float(scale):g}: must be a positive number")
+    if time_scale is not None and fps is not None:
+        raise VideoINRError("give at most one of --time-scale, --fps and --times")
+    if time_scale is not None and (float(time_scale) != int(time_scale) or int(time_scale) < 1):
+        raise VideoINRError(f"--time-scale {time_scale}: must be a whole number >= 1 (use --fps for other rates)")
+    fps_q = None
+    if fps is not None:
+        try:
+            fps_q = Fraction(str(fps)).limit_denominator(1_000_000)
+        except (ValueError, ZeroDivisionError):
+            raise VideoINRError(f"--fps {fps!r}: not a number") from None
+        if fps_q <= 0 or fps_q > 10_000:
+            raise VideoINRError(f"--fps {fps}: must be in (0, 10000]")
+    size_wh = _parse_size(size) if size is not None else None
+    mem = parse_memory(max_memory)
+    dev = pick_device(device)
+
+    src = _scan(inp, None, False, False)
+    plan = _make_plan(src, int(time_scale) if time_scale is not None else None, fps_q, None)
+    H, W = output_size((src.height, src.width), None if scale is None else float(scale), size_wh)
+    net = _load_model(model, dev)
+    limit = mem if mem is not None else _default_memory(dev)
+    budget = _budget(net, (src.height, src.width), (H, W), limit, str(inp), dev)
+    jobs = [_locate(u, set(), [0], src.n) for u in plan.u]
+    window = _FrameWindow(src.frames())
+    old_points = net.max_query_points
+    try:
+        net.max_query_points = budget.max_query_points
+        a, b = (_to_tensor(window.get(k), dev) for k in jobs[0][0])
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            state = net.encode(a, b)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t_enc = time.perf_counter() - t0
+            secs = _check_estimate(state, jobs, [0], (H, W), None, t_enc, len(jobs), src.n, None, False,
+                                   str(inp), budget)
+    finally:
+        net.max_query_points = old_points
+        window.it.close()
+    audio = bool(src.kind == "video" and src.info.has_audio and plan.copy_audio)
+    return Estimate(src.n, len(jobs), W, H, Fraction(plan.fps), float(secs), budget.peak_bytes, audio)
 
 
 # ----------------------------------------------------------------------------------------------------

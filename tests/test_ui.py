@@ -1,0 +1,274 @@
+"""`videoinr ui` in a real browser: headless Chromium (Debian's package) driven by Selenium against the running
+app (a real `videoinr ui` process). Upload a tiny clip, x2 space / x2 time, wait for the result, check the
+delivered file with PyAV, use the before/after comparison, a bad upload shows the CLI's one-line error and
+a second job still works; the file route serves nothing else; the app's temp folders are gone after it stops.
+
+Needs the `ui` and `test` extras and Debian's chromium + chromium-driver (`bash scripts/setup.sh` installs
+them); a missing piece FAILS this test with the install command, it is never skipped.
+"""
+import importlib.util
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import cv2
+import pytest
+
+from av_helpers import write_with_audio
+from videoinr import cli
+from videoinr.data.video import iter_video, probe
+from videoinr.upscale import EXAMPLE_VIDEO
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1400,1100"]
+VIDEOINR = Path(sys.executable).parent / "videoinr"
+
+
+def require_ui_stack() -> None:
+    """Fail (never skip) with the fix when gradio, selenium or chromium is missing."""
+    missing = [m for m in ("gradio", "selenium") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: run `bash scripts/setup.sh` "
+                    "(or pip install -e '.[test,ui]')")
+    for p in (CHROMIUM, CHROMEDRIVER):
+        if not p.is_file():
+            pytest.fail(f"{p} not found: run `bash scripts/setup.sh` as root, or "
+                        "`apt-get install chromium chromium-driver`")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_browser(profile: Path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        opts.add_argument(flag)
+    opts.add_argument(f"--user-data-dir={profile}")
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+
+
+class Server:
+    """`videoinr ui --port PORT` as a real process; its output is kept for failure messages."""
+
+    def __init__(self, port: int, tmpdir: Path) -> None:
+        env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([str(VIDEOINR), "ui", "--port", str(port)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(60) or self.proc.poll() is not None:
+            self.stop()
+            pytest.fail("videoinr ui did not start:\n" + self.log)
+        m = re.search(r"http://127\.0\.0\.1:(\d+)/ +\(work files in (\S+);", self.log)
+        assert m and int(m.group(1)) == port, self.log
+        self.url, self.root = f"http://127.0.0.1:{port}/", Path(m.group(2))
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("videoinr ui: http"):
+                self.ready.set()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def tiny_clip(path: Path, n: int = 6, size=(64, 36)) -> Path:
+    """The bundled example, first n frames resized to `size`, 10 fps, with an audio track."""
+    frames = []
+    for f in iter_video(EXAMPLE_VIDEO):
+        frames.append(cv2.resize(f.image, size, interpolation=cv2.INTER_AREA))
+        if len(frames) == n:
+            break
+    write_with_audio(path, frames, fps=10)
+    return path
+
+
+def cli_error_line(bad: Path, capsys) -> str:
+    """What `videoinr upscale x.mp4 ...` prints for this file (run in its folder, as a user would)."""
+    old = os.getcwd()
+    os.chdir(bad.parent)
+    try:
+        rc = cli.main(["upscale", bad.name, "-o", "out.mp4", "--scale", "2", "--time-scale", "2", "--quiet"])
+    finally:
+        os.chdir(old)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_ui_in_browser(tmp_path, capsys):
+    require_ui_stack()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    t_start = time.monotonic()
+    clip = tiny_clip(tmp_path / "clip.mp4")
+    bad = tmp_path / "bad" / "x.mp4"
+    bad.parent.mkdir()
+    bad.write_bytes(os.urandom(4096))
+    expected_error = cli_error_line(bad, capsys)
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = Server(free_port(), tmpdir)
+    browser = None
+    try:
+        browser = make_browser(tmp_path / "chrome-profile")
+        wait = WebDriverWait(browser, 60, poll_frequency=0.2)
+
+        def text_of(css: str) -> str:
+            els = browser.find_elements(By.CSS_SELECTOR, css)
+            return els[0].text.strip() if els else ""
+
+        def wait_for(css: str, what: str, timeout: float = 60) -> str:
+            try:
+                WebDriverWait(browser, timeout, poll_frequency=0.2).until(lambda d: text_of(css))
+            except Exception:
+                pytest.fail(f"{what}: nothing at {css} after {timeout} s; page status: {text_of('#status')!r}, "
+                            f"estimate: {text_of('#estimate')!r}\nserver log:\n{server.log}")
+            return text_of(css)
+
+        def upload(path: Path) -> None:
+            browser.get(server.url)  # a fresh page (and session) each time
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#input_video input[type=file]"))
+            browser.find_element(By.CSS_SELECTOR, "#input_video input[type=file]").send_keys(str(path))
+
+        def run_job() -> Path:
+            browser.find_element(By.CSS_SELECTOR, "#run_btn").click()
+            done = wait_for("#status .vi-done", "the job did not finish", timeout=120)
+            assert "11 frames of 128x72" in done, done
+            src = browser.find_element(By.CSS_SELECTOR, "#output_video video").get_attribute("src")
+            assert "/gradio_api/file=" in src, src
+            out = tmp_path / f"delivered_{time.monotonic_ns()}.mp4"
+            out.write_bytes(urllib.request.urlopen(src, timeout=30).read())
+            return out
+
+        def status_of(path: str) -> int:
+            """HTTP status of the app's file route for a server path."""
+            try:
+                return urllib.request.urlopen(server.url + "gradio_api/file=" + urllib.parse.quote(path),
+                                              timeout=10).status
+            except urllib.error.HTTPError as e:
+                return e.code
+
+        # 1. the page, the bundled clip, the estimate before starting
+        upload(clip)
+        est = wait_for("#estimate .vi-estimate", "no estimate after the upload")
+        assert est.startswith("Estimate: 6 -> 11 frames of 128x72 at 20 fps, with audio; about "), est
+        assert "peak memory about" in est, est
+
+        # 2. x2 space / x2 time (the page's defaults): the delivered video
+        out = run_job()
+        info = probe(out)
+        assert (info.width, info.height, info.frames) == (128, 72, 11), info
+        assert len(list(iter_video(out))) == 11
+        assert abs(info.duration - 0.6) < 0.05, info.duration
+        assert info.has_audio, "audio stream not carried into the delivered video"
+        # the job's work folder is gone once the result is delivered
+        WebDriverWait(browser, 20).until(lambda d: not any((server.root / "jobs").iterdir()))
+
+        # 3. the comparison: middle frame shown; pick another frame with the frame picker
+        info_text = wait_for("#compare_info", "no comparison after the job")
+        assert info_text.startswith("Output frame 5 at 0.250 s (interpolated) vs input frame 2"), info_text
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#compare img")) >= 2
+        box = browser.find_element(By.CSS_SELECTOR, "#frame_picker input[type=number]")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys("4", Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda d: text_of("#compare_info").startswith("Output frame 4 "))
+        assert text_of("#compare_info").startswith("Output frame 4 at 0.200 s (an input frame) vs input frame 2 "), \
+            text_of("#compare_info")
+
+        # 4. a bad upload: the CLI's one-line error on the page (estimate and run), the app keeps serving
+        upload(bad)
+        assert wait_for("#estimate .vi-error", "no error for a bad upload") == expected_error
+        browser.find_element(By.CSS_SELECTOR, "#run_btn").click()
+        assert wait_for("#status .vi-error", "no error after running a bad upload") == expected_error
+        assert server.proc.poll() is None, server.log
+
+        # 5. cancel a longer job (the bundled example x4) while it renders: its work folder is removed
+        browser.get(server.url)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#example_btn"))
+        browser.find_element(By.CSS_SELECTOR, "#example_btn").click()
+        box = browser.find_element(By.CSS_SELECTOR, "#scale input")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys("4", Keys.TAB)
+        WebDriverWait(browser, 60).until(lambda d: "frames of 768x432" in text_of("#estimate"))
+        browser.find_element(By.CSS_SELECTOR, "#run_btn").click()
+        WebDriverWait(browser, 60, poll_frequency=0.2).until(
+            lambda d: "rendering" in d.find_element(By.TAG_NAME, "body").text)
+        job_files = [f for f in (server.root / "jobs").rglob("*") if f.is_file()]
+        assert job_files, "no job folder while the job runs"
+        for f in job_files:  # the job folder is not served
+            assert status_of(str(f)) == 403, f
+        browser.find_element(By.CSS_SELECTOR, "#cancel_btn").click()
+        assert wait_for("#status .vi-note", "no note after cancelling") == "cancelled"
+        WebDriverWait(browser, 30).until(lambda d: not any((server.root / "jobs").iterdir()))
+
+        # 6. a second job still works
+        upload(clip)
+        wait_for("#estimate .vi-estimate", "no estimate for the second job")
+        info = probe(run_job())
+        assert (info.width, info.height, info.frames, info.has_audio) == (128, 72, 11, True), info
+
+        # 7. the file route serves nothing outside Gradio's cache and the bundled example
+        assert status_of(str(EXAMPLE_VIDEO)) == 200
+        for path in ("/etc/passwd", str(Path(__file__).resolve()), str(clip), str(server.root)):
+            assert status_of(path) == 403, path
+    finally:
+        if browser is not None:
+            browser.quit()
+        rc = server.stop()
+    assert rc == 0, server.log
+    assert "Traceback" not in server.log, server.log
+    assert not server.root.exists() and list(tmpdir.iterdir()) == [], list(tmpdir.rglob("*"))
+    print(f"test_ui_in_browser: {time.monotonic() - t_start:.1f} s", file=sys.stderr)
+
+
+def test_ui_without_gradio_says_how_to_install(monkeypatch, tmp_path, capsys):
+    """Without the `ui` extra: one `error:` line naming the install command, exit status 2, nothing left."""
+    import tempfile
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` raises ImportError
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    rc = cli.main(["ui", "--port", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err == "error: the web page needs Gradio, which is not installed: " \
+                              "pip install 'videoinr[ui]'\n", err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_import_videoinr_does_not_import_gradio():
+    code = "import sys, videoinr, videoinr.cli, videoinr.ui; assert 'gradio' not in sys.modules, 'gradio imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
