@@ -50,7 +50,7 @@ from torch import Tensor
 from videoinr.data.imresize import degrade
 from videoinr.models.config import CONFIGS, ModelConfig
 from videoinr.models.siren import Siren
-from videoinr.models.videoinr import State, VideoINR, make_grid
+from videoinr.models import State, VideoINR, make_grid
 
 SCALE = 4
 TRAIN_TIMES = (0.0, 0.25, 0.5, 0.75, 1.0)

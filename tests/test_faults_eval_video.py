@@ -94,7 +94,7 @@ def dataset(tmp_path_factory, frames) -> Path:
 
 @pytest.mark.parametrize("kind", ["file", "under_file", "results_dir"])
 def test_eval_checks_out_before_working(kind, dataset, tmp_path, monkeypatch, capsys) -> None:
-    import videoinr.evaluate as ev
+    import videoinr.evaluate.cli as ev
 
     def boom(*a, **k):
         raise AssertionError("evaluation ran although --out is unusable")
@@ -113,7 +113,7 @@ def test_eval_checks_out_before_working(kind, dataset, tmp_path, monkeypatch, ca
 
 
 def test_eval_disk_error_while_writing_is_one_line(dataset, tmp_path, monkeypatch, capsys) -> None:
-    import videoinr.evaluate as ev
+    import videoinr.evaluate.report as ev
 
     ok = tmp_path / "data"
     (ok / "seq").mkdir(parents=True)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from videoinr.data.imresize import degrade
 from videoinr.models.config import CONFIGS, ModelConfig
 from videoinr.models.siren import Siren
-from videoinr.models.videoinr import State, VideoINR, make_grid
+from videoinr.models import State, VideoINR, make_grid
 
 SCALE = 4
 

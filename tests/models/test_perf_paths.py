@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import videoinr
-from videoinr.models import videoinr as vi
+from videoinr.models import compile as vc
+from videoinr.models import sampling as vi
 
 
 def _points(b, n, seed=0):
@@ -63,8 +64,8 @@ def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
         raise RuntimeError("no C++ compiler")
 
     monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: broken)
-    monkeypatch.setitem(vi._COMPILED, "fns", {})
-    monkeypatch.setitem(vi._COMPILED, "broken", False)
+    monkeypatch.setitem(vc._COMPILED, "fns", {})
+    monkeypatch.setitem(vc._COMPILED, "broken", False)
     lite.render_bf16 = False  # float32 GEMMs on both sides (compiled ones may run in bf16 by default)
     with torch.no_grad():
         state = lite.encode(*pair)
@@ -96,7 +97,7 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
 
     Takes ~1 minute on 2 cores with a cold inductor cache (seconds when warm)."""
     pytest.importorskip("torch._inductor")
-    monkeypatch.setitem(vi._COMPILED, "broken", False)
+    monkeypatch.setitem(vc._COMPILED, "broken", False)
     torch.manual_seed(0)
     model = videoinr.create_model("lite", pretrained=False)
     model.render_bf16 = False  # float32 GEMMs in both (by default the compiled ones may run in bf16)
@@ -114,7 +115,7 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
                 model.compile_render = True
                 out = state.render(size, times, region, exact)
                 torch.testing.assert_close(out, ref, rtol=0, atol=2e-5)
-    assert not vi._COMPILED["broken"]
+    assert not vc._COMPILED["broken"]
 
 
 def test_encoder_bf16_switch(lite, pair):

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 import videoinr
 from videoinr.models import CONFIGS, VideoINR, make_grid
-from videoinr.models import videoinr as vi
+from videoinr.models import sampling as vi
 
 
 def test_paper_parameter_count():
