@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from videoinr.data.video import VideoWriter, iter_video, probe
-from videoinr.upscale import EXAMPLE_VIDEO
+from videoinr.pipeline import EXAMPLE_VIDEO
 
 from cli_helpers import one_error_line, run_cli
 

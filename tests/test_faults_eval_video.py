@@ -165,7 +165,7 @@ def _upscale_cli(src: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_disk_full_during_segment_keeps_finished_segments(small_mkv, tmp_path, monkeypatch, capsys) -> None:
-    up = importlib.import_module("videoinr.upscale")  # the package re-exports a function of that name
+    up = importlib.import_module("videoinr.pipeline.api")  # cli.main calls this upscale()
     from videoinr.data.video import VideoWriter
 
     monkeypatch.setattr(up.upscale, "__kwdefaults__", {**up.upscale.__kwdefaults__, "segment_frames": 3})
@@ -208,7 +208,7 @@ def test_disk_full_during_join_keeps_segments(small_mkv, tmp_path, monkeypatch, 
 
 
 def test_disk_full_png_output_keeps_frames(small_mkv, tmp_path, monkeypatch, capfd) -> None:
-    up = importlib.import_module("videoinr.upscale")  # the package re-exports a function of that name
+    up = importlib.import_module("videoinr.pipeline.sinks")  # FolderSink.write looks _write_file up here
 
     real, calls = up._write_file, []
 

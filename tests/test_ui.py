@@ -26,7 +26,7 @@ import pytest
 from av_helpers import write_with_audio
 from videoinr import cli
 from videoinr.data.video import iter_video, probe
-from videoinr.upscale import EXAMPLE_VIDEO
+from videoinr.pipeline import EXAMPLE_VIDEO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

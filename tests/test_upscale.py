@@ -22,7 +22,7 @@ from videoinr.errors import VideoINRError
 from av_helpers import audio_packets, write_with_audio
 from cli_helpers import run_cli
 from videoinr.models.config import CONFIGS
-from videoinr.upscale import output_size, upscale
+from videoinr.pipeline import output_size, upscale
 
 BIKES = Path("train/bikes_scenecuts.mp4")
 BEDROOM = Path("train/sam2_clips/06_bedroom.mp4")
@@ -281,10 +281,10 @@ def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, req
         stop = _Stop(VideoWriter.write, 4)  # dies in the 2nd segment (frames 2, 3)
         monkeypatch.setattr(video_mod.VideoWriter, "write", lambda self, *a, **k: stop(self, *a, **k))
     else:
-        from videoinr.upscale import _FolderSink
+        from videoinr.pipeline.sinks import FolderSink
 
-        stop = _Stop(_FolderSink.write, 4)
-        monkeypatch.setattr(_FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
+        stop = _Stop(FolderSink.write, 4)
+        monkeypatch.setattr(FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
     with pytest.raises(KeyboardInterrupt):
         upscale(src, target, **kw)
     monkeypatch.undo()
@@ -334,7 +334,7 @@ def test_real_cuts_of_bikes_clip(tmp_path, shared_data):
 
 
 def test_bundled_example(tmp_path):
-    from videoinr.upscale import EXAMPLE_VIDEO, resolve_input
+    from videoinr.pipeline.cli import EXAMPLE_VIDEO, resolve_input
 
     assert resolve_input("example") == EXAMPLE_VIDEO and EXAMPLE_VIDEO.stat().st_size < 300_000
     info = probe(EXAMPLE_VIDEO)
@@ -346,7 +346,7 @@ def test_bundled_example(tmp_path):
 
 
 def test_max_memory_sets_render_chunk(tmp_path, bikes):
-    from videoinr.upscale import parse_memory
+    from videoinr.pipeline import parse_memory
 
     assert parse_memory("1.5G") == int(1.5 * 2**30) and parse_memory("512M") == 512 * 2**20
     assert parse_memory("auto") is None
@@ -361,11 +361,11 @@ def test_max_memory_sets_render_chunk(tmp_path, bikes):
 
 
 def test_resume_refuses_other_settings(tmp_path, bikes, monkeypatch):
-    from videoinr.upscale import _FolderSink
+    from videoinr.pipeline.sinks import FolderSink
 
     src = write_folder(tmp_path / "in", bikes[:3])
-    stop = _Stop(_FolderSink.write, 2)
-    monkeypatch.setattr(_FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
+    stop = _Stop(FolderSink.write, 2)
+    monkeypatch.setattr(FolderSink, "write", lambda self, *a, **k: stop(self, *a, **k))
     with pytest.raises(KeyboardInterrupt):
         upscale(src, tmp_path / "o", scale=2, model=FakeModel(), progress=False)
     monkeypatch.undo()

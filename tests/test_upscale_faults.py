@@ -18,7 +18,7 @@ import pytest
 
 from videoinr.data.frames import list_frames
 from videoinr.data.video import VideoWriter, iter_video, probe
-from videoinr.upscale import EXAMPLE_VIDEO
+from videoinr.pipeline import EXAMPLE_VIDEO
 
 from cli_helpers import one_error_line, run_cli
 
@@ -111,15 +111,15 @@ def test_force_replaces_a_previous_frame_folder_output(tmp_path, frames, weights
 GATED = textwrap.dedent("""
     import importlib, sys, time
     from pathlib import Path
-    u = importlib.import_module("videoinr.upscale")
+    u = importlib.import_module("videoinr.pipeline.sinks")
     gate, ready = Path(sys.argv[1]), Path(sys.argv[2])
-    orig = u._FolderSink.write
+    orig = u.FolderSink.write
     def write(self, *a, **k):
         ready.touch()
         while not gate.exists():
             time.sleep(0.05)
         return orig(self, *a, **k)
-    u._FolderSink.write = write
+    u.FolderSink.write = write
     from videoinr.cli import main
     sys.exit(main(["upscale", *sys.argv[3:]]))
 """)

@@ -20,7 +20,7 @@ import pytest
 from videoinr.data.frames import list_frames
 from videoinr.data.video import probe
 from videoinr.errors import VideoINRError
-from videoinr.upscale import EXAMPLE_VIDEO
+from videoinr.pipeline import EXAMPLE_VIDEO
 
 from cli_helpers import one_error_line, run_cli
 
@@ -85,9 +85,9 @@ def test_batch_with_truncated_file_writes_nothing(tmp_path, frames, weights, cap
 HELD = textwrap.dedent("""
     import importlib, sys, time
     from pathlib import Path
-    u = importlib.import_module("videoinr.upscale")
+    u = importlib.import_module("videoinr.pipeline.sinks")
     ready = Path(sys.argv[1])
-    orig = u._FolderSink.write
+    orig = u.FolderSink.write
     calls = []
     def write(self, *a, **k):
         calls.append(1)
@@ -96,7 +96,7 @@ HELD = textwrap.dedent("""
             while True:
                 time.sleep(0.05)
         return orig(self, *a, **k)
-    u._FolderSink.write = write
+    u.FolderSink.write = write
     from videoinr.cli import main
     sys.exit(main(["upscale", *sys.argv[2:]]))
 """)

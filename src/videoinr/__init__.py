@@ -7,7 +7,7 @@
 """
 from videoinr.errors import VideoINRError
 from videoinr.models import CONFIGS, ModelConfig, State, VideoINR, create_model, load_weights, save_weights
-from videoinr.upscale import upscale  # noqa: E402  (the function; the module stays importable by name)
+from videoinr.pipeline import upscale  # noqa: E402  (the function; the stages live in videoinr.pipeline)
 
 __version__ = "0.1.0"
 __all__ = ["CONFIGS", "ModelConfig", "State", "VideoINR", "VideoINRError", "__version__", "create_model",

@@ -16,7 +16,7 @@ __all__ = ["main", "run_with_errors", "SUBCOMMANDS"]
 
 # subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "upscale": ("videoinr.upscale", "upscale a video or frame folder in space and time"),
+    "upscale": ("videoinr.pipeline.cli", "upscale a video or frame folder in space and time"),
     "eval": ("videoinr.evaluate", "evaluate a model or baselines on a benchmark (e.g. Vid4)"),
     "train": ("videoinr.train", "train a model from a config"),
     "ui": ("videoinr.ui", "a local web page for upscaling (needs: pip install 'videoinr[ui]')"),

@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 from videoinr.errors import ArgumentParser, VideoINRError
+from videoinr.pipeline import EXAMPLE_VIDEO, VIDEO_EXTENSIONS, estimate, parse_memory, upscale
 
 __all__ = ["main", "build_parser"]
 
@@ -158,8 +159,6 @@ class App:
 
     # ------------------------------------------------------------------ estimate
     def estimate(self, video, space_mode, scale, size, time_mode, time_scale, fps, model) -> str:
-        from videoinr.upscale import estimate
-
         if not video:
             return _msg("note", "Upload a video or use the example to see the estimate.")
         names = {str(video): _display_name(video)}
@@ -183,8 +182,6 @@ class App:
     def run(self, video, space_mode, scale, size, time_mode, time_scale, fps, model, session: str,
             progress=None) -> tuple[str | None, str, str | None]:
         """Upscale `video` with these settings: (output path or None, status HTML, job folder or None)."""
-        from videoinr.upscale import VIDEO_EXTENSIONS, upscale
-
         if not video:
             return None, _msg("error", "error: no video: upload one or use the example"), None
         flag = threading.Event()
@@ -323,8 +320,6 @@ CSS = """
 
 
 def build_page(gr, app: App):
-    from videoinr.upscale import EXAMPLE_VIDEO
-
     with gr.Blocks(title="videoinr: upscale a video", analytics_enabled=False) as demo:
         gr.Markdown("## videoinr: upscale a video in space and time\n"
                     "VideoINR renders any size and any frame rate; same engine as `videoinr upscale`.")
@@ -434,8 +429,6 @@ def main(argv: list[str] | None = None) -> int:
         raise VideoINRError(f"--port {args.port}: must be in 0..65535")
     max_upload = _parse_bytes(args.max_upload)
     from videoinr.runtime import pick_device
-    from videoinr.upscale import EXAMPLE_VIDEO, parse_memory
-
     parse_memory(args.max_memory)
     pick_device(args.device)
 

@@ -1,0 +1,174 @@
+"""The Python API: `upscale()` (one input, or a folder of videos split across torchrun processes) and
+`estimate()` (what a run would produce and cost, writing nothing)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from videoinr.errors import VideoINRError, require_path, resolve_path
+from videoinr.pipeline.budget import default_memory, estimate_seconds, make_budget
+from videoinr.pipeline.job import OUTPUT_VIDEO_EXTENSIONS, SEGMENT_FRAMES, VIDEO_EXTENSIONS, Job, shard
+from videoinr.pipeline.plan import make_plan, pair_groups
+from videoinr.pipeline.render import encode_timed, to_tensor
+from videoinr.pipeline.run import upscale_one
+from videoinr.pipeline.scan import DecodedFrameBuffer, is_frame_folder, scan
+
+
+def _load_model(model, device: torch.device):
+    if isinstance(model, torch.nn.Module):
+        return model.to(device).eval()
+    from videoinr import create_model
+
+    return create_model(str(model), device=device)
+
+
+def upscale(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    scale: float | None = None,
+    size: str | tuple[int, int] | None = None,
+    time_scale: int | None = None,
+    fps: float | Fraction | str | None = None,
+    times: str | Sequence[float] | None = None,
+    region: str | tuple[int, int, int, int] | None = None,
+    model: str | os.PathLike | torch.nn.Module = "lite",
+    device: str | torch.device = "auto",
+    codec: str = "libx264",
+    crf: float | None = 18,
+    resume: bool = False,
+    force: bool = False,
+    max_memory: str | int | None = None,
+    max_time: str | float | None = "7d",
+    scene_cuts: bool = True,
+    input_fps: float | Fraction | None = None,
+    progress: bool = True,
+    segment_frames: int = SEGMENT_FRAMES,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path | list[Path]:
+    """Upscale `input` (video file, frame folder, or folder of videos) to `output` in space and time.
+
+    Space: `scale` (float, output = ceil(scale * input)) or `size` (W, H) / "WxH", one side -1 keeping the
+    aspect. Time (at most one): `time_scale` N -> (F - 1) * N + 1 frames at t = k / N, last input frame
+    kept; `fps` -> a frame rate from the real timestamps (variable frame rate sources included); `times` ->
+    explicit positions in input-frame units (2.5 = halfway between frames 2 and 3), non-decreasing.
+    `region` (x, y, w, h) in output pixels renders only that window. `output`: a video file (container by
+    extension; audio/subtitles stream-copied) or a folder (numbered PNGs). `model`: "lite", "paper", a
+    .safetensors path, or a VideoINR module. `max_memory` bounds peak memory (e.g. "4G"; default: half the
+    RAM up to 8 GiB, or 80% of free GPU memory); `max_time` refuses runs estimated to take longer.
+    `on_progress(frames_done, frames_total)` is called once rendering starts (after the estimate) and after
+    each output frame is written (per input file for a folder of videos); an exception it raises aborts the
+    run like any error (the work folder is removed, nothing is written under the output name).
+    A folder of videos gives a folder of outputs, split across processes under torchrun (RANK/WORLD_SIZE).
+    Returns the output path (a list of paths for a folder of videos). Raises VideoINRError on bad input.
+    """
+    inp, out = Path(input), Path(output)
+    require_path(inp)
+    job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, times=times, region=region, device=device,
+              codec=codec, crf=crf, resume=resume, force=force, max_memory=max_memory, max_time=max_time,
+              scene_cuts=scene_cuts, input_fps=input_fps, progress=progress, segment_frames=segment_frames,
+              on_progress=on_progress)
+    batch = inp.is_dir() and not is_frame_folder(inp)
+    mine = _batch_of_mine(inp, out, job) if batch else None
+    if not batch and int(os.environ.get("WORLD_SIZE", 1)) > 1 and int(os.environ.get("RANK", 0)) != 0:
+        return out  # one input under torchrun: rank 0 does it; the others must not write the same file
+    net = _load_model(model, job.device)
+    if batch:
+        return [upscale_one(v, o, job, net) for v, o in mine]
+    return upscale_one(inp, out, job, net)
+
+
+def _batch_of_mine(inp: Path, out: Path, job: Job) -> list[tuple[Path, Path]]:
+    """(input, output) pairs of this process for a folder of videos, every input decoded once and the
+    output folder created before anything is rendered."""
+    videos = sorted(p for p in inp.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not videos:
+        raise VideoINRError(f"{inp}: no image frames or video files in this folder")
+    if out.suffix:
+        raise VideoINRError(f"{out}: a folder of videos needs a folder as output, not a {out.suffix} file")
+    if out.exists() and not out.is_dir():
+        raise VideoINRError(f"{out}: exists and is not a folder")
+    pairs = [(v, out / v.name) for v in videos]
+    pairs = [(v, o) for v, o in pairs if o.suffix.lower() in OUTPUT_VIDEO_EXTENSIONS] + [
+        (v, o.with_suffix(".mp4")) for v, o in pairs if o.suffix.lower() not in OUTPUT_VIDEO_EXTENSIONS]
+    pairs.sort()
+    inputs = {v.resolve() for v in videos}
+    for v, o in pairs:
+        if resolve_path(o) in inputs:
+            raise VideoINRError(f"{o}: output for {v.name} would overwrite an input; choose another output folder")
+    mine = shard(pairs)
+    if not job.force:
+        for _, o in mine:
+            if o.exists():
+                raise VideoINRError(f"{o}: already exists (use --force to overwrite)")
+    for v, _ in mine:  # decode every input of this shard before writing anything (a truncated
+        scan(v, None, False, job.progress)  # mkv shows only when decoded; decoding costs little next to rendering)
+    try:
+        out.mkdir(parents=False, exist_ok=True)
+    except OSError as e:
+        raise VideoINRError(f"{out}: cannot create output folder ({e.strerror or e})") from None
+    return mine
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What `upscale()` would produce and cost (see `estimate()`)."""
+
+    frames_in: int
+    frames_out: int
+    width: int
+    height: int
+    fps: Fraction  # nominal output frame rate
+    seconds: float  # estimated run time
+    peak_bytes: int  # estimated peak memory
+    audio: bool  # whether a video output would carry the input's audio
+
+
+def estimate(
+    input: str | os.PathLike,
+    *,
+    scale: float | None = None,
+    size: str | tuple[int, int] | None = None,
+    time_scale: int | None = None,
+    fps: float | Fraction | str | None = None,
+    model: str | os.PathLike | torch.nn.Module = "lite",
+    device: str | torch.device = "auto",
+    max_memory: str | int | None = None,
+) -> Estimate:
+    """Frames, output size, run time and peak memory of `upscale(input, ..., same options)`, writing nothing.
+
+    Decodes the input once (as the run's scan, without scene-cut detection), loads the model and times the
+    first pair as the run does before rendering (eager renderer: a long job that compiles runs faster).
+    Raises the run's VideoINRError for bad input or settings over the memory limit.
+    """
+    inp = Path(input)
+    require_path(inp)
+    if inp.is_dir() and not is_frame_folder(inp):
+        raise VideoINRError(f"{inp}: estimate takes one video or frame folder")
+    job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, device=device, max_memory=max_memory,
+              max_time=None, scene_cuts=False, progress=False)
+    src = scan(inp)
+    plan = make_plan(src, job)
+    net = _load_model(model, job.device)
+    limit = job.max_memory if job.max_memory is not None else default_memory(job.device)
+    budget = make_budget(net, (src.height, src.width), plan.out_hw, limit, str(inp), job.device)
+    frames = DecodedFrameBuffer(src.frames())
+    todo = list(next(pair_groups(plan.refs)))
+    old_points = net.max_query_points
+    try:
+        net.max_query_points = budget.max_query_points
+        a, b = (to_tensor(frames.get(k), job.device) for k in plan.refs[0][0])
+        with torch.inference_mode():
+            state, t_enc = encode_timed(net, a, b, job.device)
+            secs = estimate_seconds(state, plan, todo, t_enc, budget)
+    finally:
+        net.max_query_points = old_points
+        frames.it.close()
+    audio = bool(src.kind == "video" and src.info.has_audio and plan.copy_audio)
+    return Estimate(src.n, plan.n, plan.out_hw[1], plan.out_hw[0], Fraction(plan.fps), float(secs),
+                    budget.peak_bytes, audio)

@@ -1,0 +1,141 @@
+"""Stage 2b, budget: a memory model of the network's internals (encoder, kept state, render chunks), the
+split of a memory limit into render chunks, and the run-time estimate checked against --max-time."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from videoinr.errors import VideoINRError
+from videoinr.pipeline.job import Job
+from videoinr.pipeline.plan import OutputPlan
+from videoinr.pipeline.scan import ScannedInput
+
+TIMED_POINTS = 1 << 17  # (pixel, t) queries timed for the estimate: enough to amortise a render's fixed cost
+
+
+def default_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.8)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return int(min(8 * 2**30, total * 0.5))
+
+
+def _bytes_per_point(model) -> int:
+    """Estimated peak bytes per rendered (pixel, t) query inside `State.render` (float32 activations)."""
+    cfg = model.cfg
+    widest = max(*cfg.spatial_hidden, *cfg.temporal_hidden, *cfg.decoder_hidden)
+    per = 3 * cfg.hr_dim + 2 * sum(cfg.spatial_hidden) + sum(cfg.temporal_hidden) + sum(cfg.decoder_hidden)
+    return int(4 * (per + 4 * widest + 64) * 1.5)
+
+
+def _encode_bytes(model, h: int, w: int) -> int:
+    """Estimated peak bytes of `model.encode` on an h x w pair plus the kept state (float32)."""
+    cfg = model.cfg
+    lr_dim = getattr(model, "lr_dim", 3 * cfg.nf + 6)
+    state = h * w * (lr_dim + sum((cfg.spatial_hidden[0], cfg.temporal_hidden[0], 2 * cfg.decoder_hidden[0])))
+    state += h * w * 4 * int(getattr(cfg, "flow_prior", False))  # the prior's two flows
+    encoder = h * w * cfg.nf * 24  # several feature maps at LR (pyramid levels add ~1/3)
+    return int(4 * (state + encoder))
+
+
+def fmt_bytes(b: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if b < 1024 or unit == "PiB":
+            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
+        b /= 1024
+    return f"{b:.1f} PiB"
+
+
+def fmt_secs(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    if s < 3 * 86400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"
+
+
+@dataclass
+class Budget:
+    max_query_points: int
+    t_per_call: int
+    peak_bytes: int
+
+
+def make_budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: int, label: str,
+                device: torch.device) -> Budget:
+    """Split the memory limit between encoder, frame buffers and render chunks; refuse what cannot fit.
+
+    Chunks are capped where bigger ones stop paying: on CPU 2^16 points (the model's default; eagerly 25%
+    faster than 2^14, compiled as fast; 2^18 no faster), on GPUs 2^20.
+    """
+    h, w = lr_hw
+    H, W = out_hw
+    fixed = _encode_bytes(model, h, w) + 4 * h * w * 3 * 4
+    per_frame = H * W * 3 * (4 * 2 + 1)  # float32 render output (+ a copy when joining chunks) + uint8
+    if not model.cfg.spatial_uses_t:  # warp form: two HR maps per pixel (chunks + joined) and 4 flows per t
+        fixed += H * W * 2 * model.cfg.decoder_hidden[0] * 4 * 2
+        per_frame += H * W * 4 * 4
+    bpp = _bytes_per_point(model)
+    min_chunk = 1024 * bpp
+    need = fixed + per_frame + min_chunk
+    if need > limit:
+        raise VideoINRError(
+            f"{label}: one {W}x{H} output frame needs about {fmt_bytes(need)}, over the memory limit of "
+            f"{fmt_bytes(limit)} (lower --scale/--size, render a --region, or raise --max-memory)"
+        )
+    room = limit - fixed
+    t_per_call = int(max(1, min(16, (room // 2) // per_frame)))
+    points = (room - t_per_call * per_frame) // bpp
+    points = int(max(1024, min(points, 1 << 16 if device.type == "cpu" else 1 << 20)))
+    return Budget(points, t_per_call, fixed + t_per_call * per_frame + points * bpp)
+
+
+def _sync(x: torch.Tensor) -> None:
+    if x.is_cuda:
+        torch.cuda.synchronize(x.device)
+
+
+def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget) -> float:
+    """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus a timed render
+    of a band of full-width rows of the real frames at the first call's times (`todo`: output frames of the
+    first pair), large enough (TIMED_POINTS) that a call's fixed cost is amortised as in the run, timed twice
+    (the faster: the other also pays one-time costs and load spikes of a shared machine)."""
+    H, W = plan.out_hw
+    rh, rw = plan.frame_hw
+    rx, ry = plan.region[:2] if plan.region is not None else (0, 0)
+    t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
+    rows = max(1, min(rh, -(-TIMED_POINTS // (rw * len(t)))))
+    _sync(state.render(size=(H, W), t=t[:1], region=(rx, ry, min(rw, 8), min(rh, 8))))  # warm-up: first-call costs
+    secs = []
+    for _ in range(2):  # the first call at a new size also pays one-time allocations; the run repeats the second
+        t0 = time.perf_counter()
+        _sync(state.render(size=(H, W), t=t, region=(rx, ry, rw, rows)))
+        secs.append(time.perf_counter() - t0)
+    per_px = min(secs) / (rows * rw * len(t))
+    n_pairs = len({ref[0] for ref in plan.refs})
+    return n_pairs * t_enc + plan.n * rh * rw * per_px
+
+
+def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: Job, budget: Budget) -> None:
+    """Refuse the run up front when estimated over --max-time; else print the estimate (with progress)."""
+    rh, rw = plan.frame_hw
+    label = str(src.path)
+    if job.max_time is not None and secs > job.max_time:
+        raise VideoINRError(
+            f"{label}: estimated {fmt_secs(secs)} for {plan.n} frames of {rw}x{rh}, over the --max-time limit "
+            f"of {fmt_secs(job.max_time)} (lower --scale/--size/--time-scale or raise --max-time)"
+        )
+    if job.progress:
+        tqdm.write(f"{label}: {src.n} -> {plan.n} frames of {rw}x{rh}; estimate ~{fmt_secs(secs)}, "
+                   f"peak memory ~{fmt_bytes(budget.peak_bytes)}", file=sys.stderr)

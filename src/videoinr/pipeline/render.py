@@ -1,0 +1,92 @@
+"""Stage 3, render: each input pair is encoded once (`model.encode`) and all its output frames are rendered
+from that state (`state.render(size=(H, W), t=[...], region=...)`) in memory-bounded calls, written to a
+sink in order. The first pair also times the run, checked against --max-time before anything is written."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from videoinr.pipeline.budget import Budget, check_estimate, estimate_seconds
+from videoinr.pipeline.job import Job
+from videoinr.pipeline.plan import OutputPlan, pair_groups
+from videoinr.pipeline.scan import DecodedFrameBuffer, ScannedInput
+
+
+def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(img).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> uint8 (H, W, 3)."""
+    return x.clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def encode_timed(net, a: torch.Tensor, b: torch.Tensor, device: torch.device):
+    """(state, seconds) of `net.encode(a, b)`; call under torch.inference_mode()."""
+    t0 = time.perf_counter()
+    state = net.encode(a, b)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return state, time.perf_counter() - t0
+
+
+class _Progress:
+    """Frames done (written, or already there on --resume): the bar and the job's on_progress callback."""
+
+    def __init__(self, src: ScannedInput, n: int, job: Job) -> None:
+        self.n, self.done, self.callback = n, 0, job.on_progress
+        self.bar = tqdm(total=n, desc=src.path.name, unit="frame", disable=None if job.progress else True,
+                        dynamic_ncols=True)
+
+    def add(self, k: int, report: bool = True) -> None:
+        self.bar.update(k)
+        self.done += k
+        if report:
+            self.report()
+
+    def report(self) -> None:
+        if self.callback is not None:
+            self.callback(self.done, self.n)
+
+
+def render_all(src: ScannedInput, plan: OutputPlan, job: Job, net, sink, budget: Budget) -> None:
+    """Render every output frame that `sink` does not hold yet, in order."""
+    frames = DecodedFrameBuffer(src.frames())
+    progress = _Progress(src, plan.n, job)
+    checked_estimate = False
+    try:
+        for group in pair_groups(plan.refs):
+            todo = [i for i in group if not sink.is_done(i)]
+            progress.add(len(group) - len(todo), report=False)
+            if not todo:
+                continue
+            pair = plan.refs[group[0]][0]
+            frames.drop_before(pair[0])
+            a, b = (to_tensor(frames.get(k), job.device) for k in pair)
+            with torch.inference_mode():
+                state, t_enc = encode_timed(net, a, b, job.device)
+                if not checked_estimate:
+                    check_estimate(estimate_seconds(state, plan, todo, t_enc, budget), src, plan, job, budget)
+                    checked_estimate = True
+                    progress.report()
+                _render_group(state, plan, todo, sink, budget, progress)
+            del state
+    finally:
+        progress.bar.close()
+    # finish reading the input so truncation or a change since the scan is still reported
+    for _ in frames.it:
+        pass
+
+
+def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress) -> None:
+    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call."""
+    last = plan.n - 1
+    for c in range(0, len(todo), budget.t_per_call):
+        chunk = todo[c : c + budget.t_per_call]
+        rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
+        for i, img in zip(chunk, rgb[0]):
+            sink.write(i, _to_uint8(img), plan.times[i], plan.last_duration if i == last else None)
+            progress.add(1)

@@ -1,0 +1,123 @@
+"""One input to one output, end to end: check the destination, own its work folder, scan, plan, budget,
+render into a sink, move the result into place; on failure keep finished work for --resume or clean up."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from videoinr.errors import VideoINRError
+from videoinr.pipeline.budget import default_memory, make_budget
+from videoinr.pipeline.job import Job, is_video_output
+from videoinr.pipeline.plan import OutputPlan, make_plan
+from videoinr.pipeline.render import render_all
+from videoinr.pipeline.scan import ScannedInput, scan
+from videoinr.pipeline.sinks import FolderSink, VideoSink, check_container
+from videoinr.pipeline.workdir import (WorkLock, check_destination, check_name, check_output, disk_full,
+                                       input_stamp, model_fingerprint, output_parent, prepare_work, work_dir)
+from videoinr.runtime import inference_policy
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM: handled like Ctrl-C (finished work kept for --resume)."""
+
+    detail = ""
+
+
+def upscale_one(src_path: Path, out: Path, job: Job, net) -> Path:
+    """Upscale one video or frame folder `src_path` to `out` (a video file or a folder of PNGs)."""
+    check_destination(out)
+    out_is_video = is_video_output(out)
+    try:
+        check_name(out, output_parent(out))
+        check_output(out, src_path, out_is_video, job.force)  # before the lock: refuse without touching anything
+        lock = WorkLock(work_dir(out), out).acquire()
+    except OSError as e:
+        raise VideoINRError(f"{out}: cannot write here ({e.strerror or e})") from None
+    try:
+        try:
+            check_output(out, src_path, out_is_video, job.force)  # again, now that no other run can write it
+        except OSError as e:
+            raise VideoINRError(f"{out}: cannot write here ({e.strerror or e})") from None
+        return _upscale_locked(src_path, out, lock, job, net)
+    except BaseException:
+        if lock.fresh and lock.work.exists():
+            lock.remove_work()  # created by this run and holding nothing to keep
+        raise
+    finally:
+        lock.release()
+
+
+def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, out_is_video: bool) -> dict:
+    """The job description for --resume: everything that determines the output bytes."""
+    return {
+        "input": str(src.path.resolve()), "input_size": input_stamp(src.path), "frames": src.n,
+        "out": list(plan.out_hw), "region": list(plan.region) if plan.region else None, "u": hashlib.sha1(
+            json.dumps([plan.u, plan.times]).encode()).hexdigest(), "cuts": src.cuts,
+        "codec": job.codec if out_is_video else "png", "crf": job.crf,
+        "segment": job.segment_frames, "model": model_fingerprint(net), "policy": dataclasses.asdict(policy),
+        "version": 2,
+    }
+
+
+def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) -> Path:
+    """The run itself, holding the lock on the work folder."""
+    out_is_video = is_video_output(out)
+    if out_is_video:
+        from videoinr.data.video import check_encoder
+
+        check_encoder(job.codec)
+        check_container(out, job.codec)
+
+    src = scan(src_path, job.input_fps, job.scene_cuts, job.progress)
+    plan = make_plan(src, job)
+    if out_is_video and src.kind == "video" and plan.copy_audio is False and src.info.has_audio and job.progress:
+        print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
+
+    limit = job.max_memory if job.max_memory is not None else default_memory(job.device)
+    policy = inference_policy(job.device, plan.n * plan.frame_hw[0] * plan.frame_hw[1])  # decided once per job
+    policy.apply(net)
+    budget = make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(src_path), job.device)
+    settings = _settings(src, plan, job, net, policy, out_is_video)
+    budget = prepare_work(lock.work, settings, budget, limit, job.resume)
+    lock.fresh = False  # from here on the work folder is kept or removed below
+    sink = VideoSink(out, lock.work, plan, src, job) if out_is_video else FolderSink(out, lock.work, plan.n)
+    old_points = net.max_query_points
+    try:
+        net.max_query_points = budget.max_query_points
+        render_all(src, plan, job, net, sink, budget)
+        sink.close()
+        sink.finish()
+        if out_is_video:
+            lock.remove_work()
+    except BaseException as e:
+        sink.close()
+        _after_failure(e, out, lock)
+        raise
+    finally:
+        net.max_query_points = old_points
+    return out
+
+
+def _after_failure(e: BaseException, out: Path, lock: WorkLock) -> None:
+    """Keep finished frames/segments for --resume when the failure is not the input's fault (interrupt,
+    out of memory, full disk: the last raises its own one-line error); else remove the work folder."""
+    work = lock.work
+    if isinstance(e, Terminated):
+        # SIGTERM: like Ctrl-C, keep finished work; main() reports it in one line
+        e.detail = f"finished work kept in {work}; rerun with --resume to continue"
+    elif isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
+        # never under the output name
+        print(f"{type(e).__name__}: finished work kept in {work}; rerun with --resume to continue",
+              file=sys.stderr)
+    elif disk_full(e):
+        raise VideoINRError(
+            f"{out}: disk full ({e.strerror or 'no space left'}); finished work kept in {work}: "
+            "free some space and rerun with --resume to continue"
+        ) from None
+    elif work.exists():
+        lock.remove_work()
