@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install videoinr with its test and ui extras (and Chromium for the browser test).
+# Create .venv and install videoinr. With --test: also its test and ui extras (pytest, Selenium, Gradio) and,
+# as root with apt, Debian's Chromium for the browser test of the web page.
 # The CPU build of torch is installed first: a bare `torch` requirement would otherwise pull a multi-GB CUDA
 # build on machines without one cached.
 # On a CUDA machine, install the torch build you want before running this (an installed torch is kept).
@@ -9,6 +10,11 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
+if [ "${1:-}" != "--test" ]; then
+    .venv/bin/python -m pip install -q -e .
+    echo "videoinr installed in $(pwd)/.venv"
+    exit 0
+fi
 .venv/bin/python -m pip install -q -e ".[test,ui]"
 # the browser test of `videoinr ui` (tests/test_ui.py) drives Debian's headless Chromium with Selenium
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

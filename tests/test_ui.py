@@ -3,7 +3,7 @@ app (a real `videoinr ui` process). Upload a tiny clip, x2 space / x2 time, wait
 delivered file with PyAV, use the before/after comparison, a bad upload shows the CLI's one-line error and
 a second job still works; the file route serves nothing else; the app's temp folders are gone after it stops.
 
-Needs the `ui` and `test` extras and Debian's chromium + chromium-driver (`bash scripts/setup.sh` installs
+Needs the `ui` and `test` extras and Debian's chromium + chromium-driver (`bash scripts/setup.sh --test` installs
 them); a missing piece FAILS this test with the install command, it is never skipped.
 """
 import importlib.util
@@ -40,11 +40,11 @@ def require_ui_stack() -> None:
     """Fail (never skip) with the fix when gradio, selenium or chromium is missing."""
     missing = [m for m in ("gradio", "selenium") if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.fail(f"{', '.join(missing)} not installed: run `bash scripts/setup.sh` "
+        pytest.fail(f"{', '.join(missing)} not installed: run `bash scripts/setup.sh --test` "
                     "(or pip install -e '.[test,ui]')")
     for p in (CHROMIUM, CHROMEDRIVER):
         if not p.is_file():
-            pytest.fail(f"{p} not found: run `bash scripts/setup.sh` as root, or "
+            pytest.fail(f"{p} not found: run `bash scripts/setup.sh --test` as root, or "
                         "`apt-get install chromium chromium-driver`")
 
 
