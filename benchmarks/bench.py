@@ -44,16 +44,11 @@ X8 = [k / 8 for k in range(8)]
 
 # ------------------------------------------------------------------------------------------- helpers
 def machine() -> dict:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        flags = Path("/proc/cpuinfo").read_text()
-        isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
-    except OSError:
-        isa = []
+    from videoinr.runtime import cpu_info
+
+    info = cpu_info()
+    cpu = info["model_name"] or platform.processor() or "?"
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in info["flags"]]
     return {"cpu": cpu, "cores": os.cpu_count(), "isa": " ".join(isa), "torch": torch.__version__,
             "threads": torch.get_num_threads(), "capability": torch.backends.cpu.get_cpu_capability(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from videoinr.data.convert import to_float, to_uint8
 from videoinr.data.imresize import imresize
 from videoinr.errors import VideoINRError
 from videoinr.models.config import CONFIGS
@@ -170,13 +171,13 @@ class ModelMethod:
             self.label += f" ({Path(name_or_path).name})"
 
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].to(self.device, torch.float32) / 255.0
+        return to_float(x, self.device).unsqueeze(0)
 
     @torch.inference_mode()
     def predict(self, lr0, lr1, times, size):  # noqa: D102
         state = self.model.encode(self._tensor(lr0), self._tensor(lr1))
         out = state.render(size=tuple(size), t=[float(t) for t in times])  # (1, T, 3, H, W) in [0, 1]
-        frames = (out[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        frames = to_uint8(out[0])
         return list(frames)
 
 

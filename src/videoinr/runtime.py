@@ -18,7 +18,7 @@ import torch
 
 from videoinr.errors import VideoINRError
 
-__all__ = ["Policy", "inference_policy", "native_bf16", "pick_device", "COMPILE_MIN_PIXELS"]
+__all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "COMPILE_MIN_PIXELS"]
 
 # Compile the renderer (CPU) for jobs of at least this many output pixels (summed over frames): on 2 cores
 # the eager renderer runs about 1 us per pixel and a cold compile costs about 40-60 s (benchmarks/RESULTS.md),
@@ -27,12 +27,32 @@ COMPILE_MIN_PIXELS = 60e6
 
 
 @functools.lru_cache(maxsize=None)
-def _cpu_has_native_bf16() -> bool:
+def _read_cpuinfo() -> tuple[str | None, frozenset[str]]:
+    """(model name, flags) of the first CPU listed in /proc/cpuinfo; (None, no flags) where unreadable."""
+    name, flags = None, None
     try:
         with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
+            for line in f:
+                if name is None and line.startswith("model name"):
+                    name = line.partition(":")[2].strip()
+                elif flags is None and line.startswith("flags"):
+                    flags = frozenset(line.partition(":")[2].split())
+                if name is not None and flags is not None:
+                    break
     except OSError:
-        return False
+        pass
+    return name, flags or frozenset()
+
+
+def cpu_info() -> dict:
+    """This machine's CPU from /proc/cpuinfo (read once): {"model_name": str or None, "flags": frozenset of
+    the first CPU's feature flags (empty where /proc/cpuinfo cannot be read)}. The one reader of that file."""
+    name, flags = _read_cpuinfo()
+    return {"model_name": name, "flags": flags}
+
+
+def _cpu_has_native_bf16() -> bool:
+    flags = cpu_info()["flags"]
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

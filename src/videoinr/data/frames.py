@@ -24,6 +24,7 @@ __all__ = [
     "read_frames",
     "check_same_size",
     "folder_videos",
+    "is_vimeo_tree",
     "vimeo_septuplets",
 ]
 
@@ -108,6 +109,11 @@ def folder_videos(root: str | Path) -> list[tuple[str, list[Path]]]:
     if not videos:
         raise VideoINRError(f"{root}: no frame folders (expected <root>/<video>/<frames>)")
     return videos
+
+
+def is_vimeo_tree(path: Path) -> bool:
+    """Whether `path` is a Vimeo-90K tree: a folder holding ``sequences/``, or the ``sequences`` folder itself."""
+    return path.is_dir() and ((path / "sequences").is_dir() or path.name == "sequences")
 
 
 def vimeo_septuplets(root: str | Path) -> list[tuple[str, list[Path]]]:

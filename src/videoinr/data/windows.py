@@ -40,10 +40,12 @@ from tqdm import tqdm
 
 from videoinr.data.augment import (crop_frames, draw_flip_rotate, flip_rotate, flip_rotate_flow, random_crop_box,
                                    temporal_reverse)
+from videoinr.data.convert import lr_uint8, to_float
 from videoinr.data.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_image
 from videoinr.data.imresize import degrade, lr_size
 from videoinr.data.scenes import CutDetector, split_shots
 from videoinr.errors import VideoINRError, require_path
+from videoinr.fileio import TRAIN_VIDEO_EXTENSIONS
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -55,10 +57,7 @@ __all__ = [
     "scale_batch",
 ]
 
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".flv", ".wmv", ".y4m",
-     ".ogv", ".3gp"}
-)
+VIDEO_EXTENSIONS = TRAIN_VIDEO_EXTENSIONS  # this module's public name for it
 
 
 @dataclass
@@ -123,14 +122,14 @@ class Clip:
 
 def _discover(path: Path) -> list[tuple[str, Path | list[Path], bool]]:
     """(kind, what, detect_cuts) items under ``path``: kind 'video' (file) or 'frames' (list of files)."""
-    from videoinr.data.frames import vimeo_septuplets
+    from videoinr.data.frames import is_vimeo_tree, vimeo_septuplets
 
     if path.is_file():
         return [("video", path, True)]
     if not path.is_dir():
         require_path(path)
         raise VideoINRError(f"{path}: not a file or folder")
-    if (path / "sequences").is_dir() or path.name == "sequences":
+    if is_vimeo_tree(path):
         return [("frames", paths, False) for _, paths in vimeo_septuplets(path)]
     entries = sorted(path.iterdir(), key=lambda p: natural_key(p.name))
     if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in entries):
@@ -153,9 +152,7 @@ def _discover(path: Path) -> list[tuple[str, Path | list[Path], bool]]:
 def _shrink(frame: np.ndarray, factor: float) -> np.ndarray:
     if factor == 1.0:
         return frame
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1).float().div_(255.0)
-    y = degrade(x, factor)  # quantized to 8 bits, like MATLAB on uint8
-    return y.mul_(255.0).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    return lr_uint8(frame, factor)  # quantized to 8 bits, like MATLAB on uint8
 
 
 def _frame_stream(kind: str, what: Path | list[Path]) -> Iterator[tuple[np.ndarray, str]]:
@@ -298,7 +295,7 @@ class WindowDataset(torch.utils.data.Dataset):
         y, x = random_crop_box(h, w, self.crop, rng)
         pick = np.concatenate([[start, start + n - 1], start + ks])
         patch = crop_frames(clip.frames[pick], y, x, self.crop)  # (2 + K, c, c, 3) uint8
-        t = torch.from_numpy(np.ascontiguousarray(patch)).permute(0, 3, 1, 2).float().div_(255.0)
+        t = to_float(patch)
         hflip, rot = draw_flip_rotate(rng, flip=self.flip, rotate=self.rotate)
         t = flip_rotate(t, hflip, rot).contiguous()
         inputs, tgt = t[:2], t[2:]
@@ -326,7 +323,7 @@ class WindowDataset(torch.utils.data.Dataset):
         from videoinr.models.prior import pair_flows
 
         h, w = frame0.shape[:2]
-        hr = torch.from_numpy(np.stack([frame0, frame1])).permute(0, 3, 1, 2).float().div_(255.0)
+        hr = to_float(np.stack([frame0, frame1]))
         lr = degrade(hr, self.flow_scale)
         flows = pair_flows(lr[:1], lr[1:])  # (1, 4, lh, lw) in LR pixels
         lh, lw = flows.shape[-2:]

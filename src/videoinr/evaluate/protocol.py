@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from videoinr.data.imresize import degrade
+from videoinr.data.convert import lr_uint8
 from videoinr.errors import VideoINRError
 
 PROTOCOLS = ("vid4", "clips")
@@ -87,6 +86,4 @@ def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
 
 def make_lr(hr: np.ndarray, scale: int) -> np.ndarray:
     """Low-resolution input uint8 (H/s, W/s, 3) of a modcropped uint8 RGB frame: MATLAB bicubic ``degrade``."""
-    x = torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1).float() / 255.0
-    lr = degrade(x, scale)  # clamped and quantised to 8 bits inside
-    return (lr * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return lr_uint8(hr, scale)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError
+from videoinr.fileio import write_via_temp
 
 CROP = 160  # side of the crops in crops/*.png (HR pixels)
 
@@ -92,15 +93,7 @@ def format_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _replace_write(path: Path, write) -> None:
-    """Write via a temporary sibling and rename, so no half-written file is left behind."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+_replace_write = write_via_temp  # module-level name: tests inject a full disk here
 
 
 def _plot_psnr_vs_t(results: dict, path: Path) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from videoinr.data.convert import to_uint8
+
 __all__ = ["dis_flow", "pair_flows", "prior_at_t"]
 
 MIN_SIDE = 16  # frames are padded to at least this many pixels per side for DIS
@@ -31,19 +33,13 @@ def dis_flow(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return dis.calc(g0, g1, None)
 
 
-def _to_uint8_hwc(frames: Tensor) -> np.ndarray:
-    """(B, 3, h, w) float in [0, 1] -> (B, h, w, 3) uint8 (rounded), on the CPU."""
-    x = frames.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
-
-
 def pair_flows(frame0: Tensor, frame1: Tensor) -> Tensor:
     """Both DIS flows of each pair: (B, 4, h, w) float32 on the frames' device, channels [F_01 | F_10] in LR
     pixels (frame0(p) ~ frame1(p + F_01(p)), frame1(p) ~ frame0(p + F_10(p))), from frames (B, 3, h, w)
     in [0, 1] (quantized to 8 bits first, as video frames are). Frames under MIN_SIDE pixels on a side (DIS
     needs 12) are edge-padded to it for the flow, which is then cropped back."""
     b, _, h, w = frame0.shape
-    a, c = _to_uint8_hwc(frame0), _to_uint8_hwc(frame1)
+    a, c = to_uint8(frame0.detach().float()), to_uint8(frame1.detach().float())
     if h < MIN_SIDE or w < MIN_SIDE:
         pad = ((0, 0), (0, max(0, MIN_SIDE - h)), (0, max(0, MIN_SIDE - w)), (0, 0))
         a, c = np.pad(a, pad, mode="edge"), np.pad(c, pad, mode="edge")

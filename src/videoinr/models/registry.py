@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from videoinr.errors import VideoINRError
+from videoinr.fileio import write_via_temp
 from videoinr.models.config import CONFIGS, ModelConfig, _show
 from videoinr.models.videoinr import VideoINR
 
@@ -202,6 +203,4 @@ def save_weights(model: VideoINR, path: str | os.PathLike, summary: dict | None 
     path = Path(path)
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(model.cfg.to_dict()), "summary": json.dumps(summary or {})}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    write_via_temp(path, lambda t: save_file(tensors, str(t), metadata=meta), path.with_name(path.name + ".tmp"))

@@ -12,7 +12,8 @@ import torch
 
 from videoinr.errors import VideoINRError, require_path, resolve_path
 from videoinr.pipeline.budget import default_memory, estimate_seconds, make_budget
-from videoinr.pipeline.job import OUTPUT_VIDEO_EXTENSIONS, SEGMENT_FRAMES, VIDEO_EXTENSIONS, Job, shard
+from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
+from videoinr.pipeline.job import SEGMENT_FRAMES, Job, shard
 from videoinr.pipeline.plan import make_plan, pair_groups
 from videoinr.pipeline.render import encode_timed, to_tensor
 from videoinr.pipeline.run import upscale_one

@@ -13,13 +13,9 @@ from pathlib import Path
 import torch
 
 from videoinr.errors import VideoINRError
+from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: F401 (re-exported)
 from videoinr.runtime import pick_device
 
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv",
-     ".wmv", ".3gp", ".ogv", ".gif"}
-)
-OUTPUT_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
 DEFAULT_INPUT_FPS = Fraction(30)
 EXAMPLE_VIDEO = Path(__file__).resolve().parent.parent / "assets" / "example.mp4"
 """The bundled 2 s example clip (192x108, with audio); the CLI input name `example` refers to it."""

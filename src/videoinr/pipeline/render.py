@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from videoinr.data.convert import to_float, to_uint8
 from videoinr.pipeline.budget import Budget, check_estimate, estimate_seconds
 from videoinr.pipeline.job import Job
 from videoinr.pipeline.plan import OutputPlan, pair_groups
@@ -16,12 +17,8 @@ from videoinr.pipeline.scan import DecodedFrameBuffer, ScannedInput
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(img).to(device).permute(2, 0, 1).unsqueeze(0).float().div_(255)
-
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> uint8 (H, W, 3)."""
-    return x.clamp(0, 1).mul(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    """uint8 (H, W, 3) RGB -> float (1, 3, H, W) in [0, 1] on `device`."""
+    return to_float(img, device).unsqueeze(0)
 
 
 def encode_timed(net, a: torch.Tensor, b: torch.Tensor, device: torch.device):
@@ -88,5 +85,5 @@ def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget
         chunk = todo[c : c + budget.t_per_call]
         rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
         for i, img in zip(chunk, rgb[0]):
-            sink.write(i, _to_uint8(img), plan.times[i], plan.last_duration if i == last else None)
+            sink.write(i, to_uint8(img), plan.times[i], plan.last_duration if i == last else None)
             progress.add(1)

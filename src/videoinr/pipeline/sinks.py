@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError
+from videoinr.fileio import write_via_temp
 from videoinr.pipeline.job import Job
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
@@ -58,12 +59,8 @@ class FolderSink:
         ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
         if not ok:
             raise VideoINRError(f"{p}: cannot encode PNG")
-        try:
-            _write_file(tmp, png.tobytes())
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        os.replace(tmp, p)
+        data = png.tobytes()
+        write_via_temp(p, lambda t: _write_file(t, data), tmp)  # tmp: the name `finish` sweeps up
 
     def finish(self) -> None:
         (self.work / JOB_FILE).unlink(missing_ok=True)

@@ -16,7 +16,8 @@ import torch
 
 from videoinr.errors import VideoINRError, resolve_path
 from videoinr.pipeline.budget import Budget
-from videoinr.pipeline.job import OUTPUT_VIDEO_EXTENSIONS, is_video_output
+from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, atomic_write_bytes
+from videoinr.pipeline.job import is_video_output
 
 try:
     import fcntl
@@ -260,11 +261,9 @@ def prepare_work(work: Path, settings: dict, budget: Budget, limit: int, resume:
                     shutil.rmtree(p)
                 else:
                     p.unlink()
-    tmp = job.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}))
-        os.replace(tmp, job)
+        atomic_write_bytes(job, json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}).encode(),
+                           tmp=job.with_suffix(".tmp"))
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise VideoINRError(f"{work}: cannot write here ({e.strerror or e})") from None
     return budget

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import random
 import sys
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor
 
 from videoinr.errors import VideoINRError
+from videoinr.fileio import atomic_write_bytes
 from videoinr.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -36,12 +36,7 @@ RESUMABLE_CHANGES = ("steps", "val_every", "ckpt_every", "log_every", "num_worke
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync and os.replace: readers see the old
     file or the new one, never a torn one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data, fsync=True, tmp=path.with_name(path.name + ".tmp"))
 
 
 def rng_state() -> dict[str, Tensor]:

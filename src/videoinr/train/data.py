@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from videoinr.data.frames import is_vimeo_tree
 from videoinr.errors import VideoINRError
 from videoinr.models import make_grid
 from videoinr.train.config import TrainConfig, scale_at
@@ -23,7 +24,7 @@ def _resolve_source(spec: dict) -> dict:
     kind = spec.get("kind", "auto")
     if not path.exists():
         raise VideoINRError(f"{path}: no such file or folder")
-    is_vimeo = path.is_dir() and ((path / "sequences").is_dir() or path.name == "sequences")
+    is_vimeo = is_vimeo_tree(path)
     ok = {"auto": True, "video": path.is_file(), "vimeo": is_vimeo, "folder": path.is_dir() and not is_vimeo}[kind]
     if not ok:
         raise VideoINRError(f"{path}: is not a {kind} source (a video is a file, a folder a directory of frames "

@@ -6,7 +6,6 @@ import hashlib
 import os
 import platform
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -14,6 +13,7 @@ from torch import Tensor, nn
 
 from videoinr.errors import VideoINRError
 from videoinr.models import VideoINR
+from videoinr.runtime import cpu_info
 from videoinr.train.config import TrainConfig
 
 __all__ = ["Dist", "QueryModule", "any_rank", "configure_device", "hardware", "init_distributed",
@@ -87,14 +87,7 @@ def hardware(device: torch.device) -> str:
     """A one-line description of the device (GPU name, or CPU model, cores and torch threads)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    name = cpu_info()["model_name"] or platform.processor() or platform.machine()
     return f"{name} ({os.cpu_count()} CPUs, {torch.get_num_threads()} threads)"
 
 

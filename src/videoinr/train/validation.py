@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from videoinr.data.convert import to_float, to_uint8
 from videoinr.errors import VideoINRError
 from videoinr.models import VideoINR
 from videoinr.runtime import Policy, inference_policy
@@ -67,10 +68,10 @@ class Validator:
         all_p, inner_p, center_p = [], [], []
         panel = None
         for wi, frames in enumerate(self.windows):
-            hr = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255).to(device)
+            hr = to_float(frames).to(device)
             lr = degrade(hr[[0, n - 1]], self.cfg.val_scale)
             pred = model.encode(lr[:1], lr[1:], self._flows(wi, lr.shape[-2:], model, device)).render(self.size, times)[0]
-            pred8 = pred.mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            pred8 = to_uint8(pred)  # render output is already clamped to [0, 1]: the clamp changes nothing
             for k in range(n):
                 v = psnr(pred8[k], frames[k])
                 all_p.append(v)
@@ -81,7 +82,7 @@ class Validator:
             if wi == 0 and png is not None:
                 mid = n // 2
                 near = lr[:1] if mid <= (n - 1) / 2 else lr[1:]
-                bic = imresize(near, size=self.size).clamp(0, 1)[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+                bic = to_uint8(imresize(near, size=self.size)[0])
                 panel = np.concatenate([bic, pred8[mid], frames[mid]], axis=1)
         Policy().apply(model)  # training runs with every switch off (its precision is the config's autocast)
         if was_training:
@@ -104,7 +105,7 @@ class Validator:
         if not model.cfg.flow_prior or not float(s).is_integer():
             return None
         if wi not in self._flow_cache:
-            whole = torch.from_numpy(np.ascontiguousarray(self.inputs[wi])).permute(0, 3, 1, 2).float().div(255)
+            whole = to_float(self.inputs[wi])
             lr = degrade(whole, s)
             y, x = self.box[0] // int(s), self.box[1] // int(s)
             flows = pair_flows(lr[:1], lr[1:])[..., y : y + lr_hw[0], x : x + lr_hw[1]]

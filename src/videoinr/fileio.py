@@ -1,0 +1,71 @@
+"""Small file-system helpers shared by the pipeline, evaluation, training and the model registry.
+
+Atomic writes: the content goes to a temporary sibling of the target (same folder, so ``os.replace`` is a
+rename on one file system), which then replaces the target in one step: readers see the old file or the new
+one, never a torn one. The temporary file is removed when writing it fails. The default temporary name,
+``.<name>.tmp<pid><suffix>``, is hidden, unique per process and keeps the extension (for writers that pick a
+format from it); callers with their own clean-up convention pass ``tmp``.
+
+Pixel conversions live in ``videoinr.data.convert`` (they need torch; this module is standard library only).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS",
+           "TRAIN_VIDEO_EXTENSIONS"]
+
+
+def temp_sibling(path: str | os.PathLike) -> Path:
+    """The default temporary name beside `path`: ``.<name>.tmp<pid><suffix>``."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.tmp{os.getpid()}{p.suffix}")
+
+
+def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp: Path | None = None) -> None:
+    """Call ``write(tmp)`` to produce the file at a temporary sibling, then ``os.replace`` it onto `path`.
+    On any failure (in `write` or in the rename) the temporary file is removed and the error re-raised."""
+    path = Path(path)
+    tmp = temp_sibling(path) if tmp is None else Path(tmp)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False,
+                       tmp: Path | None = None) -> None:
+    """Write `data` to `path` atomically (see the module docstring); with `fsync` the data reaches the disk
+    before the rename (for files a crash must not lose, e.g. training checkpoints)."""
+
+    def write(t: Path) -> None:
+        with open(t, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+
+    write_via_temp(path, write, tmp)
+
+
+# Video file extensions (lower case, with the dot), all defined here. Two input sets remain because the two
+# readers have always accepted slightly different lists, and merging them would change which files a folder
+# scan picks up: ``.m2ts`` and ``.gif`` are upscale inputs only, ``.y4m`` is a training source only.
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv",
+     ".wmv", ".3gp", ".ogv", ".gif"}
+)
+"""Inputs `videoinr upscale` takes as videos (and the output names it treats as video files)."""
+
+OUTPUT_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
+"""Containers `videoinr upscale` writes (a subset of VIDEO_EXTENSIONS)."""
+
+TRAIN_VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".flv", ".wmv", ".y4m",
+     ".ogv", ".3gp"}
+)
+"""Files the training data loader (`videoinr.data.windows`) reads as videos when scanning a folder."""
