@@ -23,7 +23,7 @@ from __future__ import annotations
 from videoinr.train.checkpoint import METRIC_COLUMNS, MetricsLog, load_checkpoint, save_checkpoint
 from videoinr.train.cli import build_parser, main
 from videoinr.train.config import (PRECISIONS, SOURCE_KEYS, SOURCE_KINDS, TrainConfig, load_config, lr_at,
-                                   parse_overrides, scale_at, validate)
+                                   parse_overrides, scale_at, check_config)
 from videoinr.train.data import StepSampler, build_data, prepare_batch
 from videoinr.train.distributed import Dist, QueryModule
 from videoinr.train.loop import train

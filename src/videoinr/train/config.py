@@ -17,7 +17,7 @@ import yaml
 from videoinr.errors import VideoINRError
 from videoinr.models import CONFIGS, ModelConfig
 
-__all__ = ["TrainConfig", "load_config", "parse_overrides", "validate", "lr_at", "scale_at",
+__all__ = ["TrainConfig", "load_config", "parse_overrides", "check_config", "lr_at", "scale_at",
            "SOURCE_KEYS", "SOURCE_KINDS", "PRECISIONS"]
 
 SOURCE_KEYS = ("path", "kind", "window", "min_window", "weight", "downscale", "max_frames")
@@ -206,7 +206,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | Sequenc
     if unknown:
         raise VideoINRError(f"config: unknown key '{unknown[0]}'{where}; known keys: {', '.join(hints)}")
     cfg = TrainConfig(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
-    validate(cfg)
+    check_config(cfg)
     return cfg
 
 
@@ -216,7 +216,7 @@ def _check(ok: bool, key: str, msg: str) -> None:
         raise VideoINRError(f"config key '{key}': {msg}")
 
 
-def validate(cfg: TrainConfig) -> None:
+def check_config(cfg: TrainConfig) -> None:
     """Raise VideoINRError naming the first impossible value. Normalises `sources` in place: a bare path
     string becomes {path: ...}."""
     if cfg.init is None:
