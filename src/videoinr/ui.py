@@ -25,6 +25,7 @@ from pathlib import Path
 
 from videoinr.errors import ArgumentParser, VideoINRError
 from videoinr.pipeline import EXAMPLE_VIDEO, VIDEO_EXTENSIONS, estimate, parse_memory, upscale
+from videoinr.pipeline.budget import fmt_bytes, fmt_secs
 
 __all__ = ["main", "build_parser"]
 
@@ -85,24 +86,6 @@ def _one_line(e: BaseException, replace: dict[str, str]) -> str:
 
 def _msg(kind: str, text: str) -> str:
     return f'<p class="vi-msg vi-{kind}">{html.escape(text)}</p>'
-
-
-def _fmt_secs(s: float) -> str:
-    if s < 1:
-        return f"{s:.1f} s"
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h" if s < 3 * 86400 else f"{s / 86400:.1f} days"
-
-
-def _fmt_bytes(b: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if b < 1024 or unit == "TiB":
-            return f"{b:.1f} {unit}" if unit != "B" else f"{int(b)} B"
-        b /= 1024
-    return f"{b:.1f} TiB"
 
 
 class _Cancelled(Exception):
@@ -175,8 +158,8 @@ class App:
             e.width % 2 or e.height % 2) else ""
         return _msg("estimate", (
             f"Estimate: {e.frames_in} -> {e.frames_out} frames of {e.width}x{e.height} at {fps_text} fps"
-            f"{', with audio' if e.audio else ''}; about {_fmt_secs(e.seconds)}, "
-            f"peak memory about {_fmt_bytes(e.peak_bytes)}{odd}"))
+            f"{', with audio' if e.audio else ''}; about {fmt_secs(e.seconds)}, "
+            f"peak memory about {fmt_bytes(e.peak_bytes)}{odd}"))
 
     # ------------------------------------------------------------------ a job
     def run(self, video, space_mode, scale, size, time_mode, time_scale, fps, model, session: str,
@@ -217,7 +200,7 @@ class App:
                     if done == 0 or not t_start[0]:
                         t_start[0] = now
                     el = now - t_start[0]
-                    eta = f"ETA {_fmt_secs(el / done * (total - done))}" if done else "ETA ..."
+                    eta = f"ETA {fmt_secs(el / done * (total - done))}" if done else "ETA ..."
                     report((done, total), desc=f"rendering: {el:.0f} s elapsed, {eta}", unit="frames")
 
                 report(0, desc="reading the input (every frame is checked)")
@@ -233,7 +216,7 @@ class App:
             info = probe(out)
             ok = True
             return str(out), _msg("done", (
-                f"done in {_fmt_secs(took)}: {info.frames} frames of {info.width}x{info.height}, "
+                f"done in {fmt_secs(took)}: {info.frames} frames of {info.width}x{info.height}, "
                 f"{info.duration:.2f} s{', with audio' if info.has_audio else ''} ({out.name})")), str(job)
         except _Cancelled:
             return None, _msg("note", "cancelled"), None

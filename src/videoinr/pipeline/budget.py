@@ -56,6 +56,8 @@ def fmt_bytes(b: float) -> str:
 
 
 def fmt_secs(s: float) -> str:
+    if s < 1:
+        return f"{s:.1f} s"
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
