@@ -81,16 +81,7 @@ def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor) -> Tensor:
     b, bh, bw, c = maps.shape
     ix = (_unnormalize(x[..., 0], origin[2]).clamp(min=0) - origin[0]).clamp(0, bw - 1)
     iy = (_unnormalize(x[..., 1], origin[3]).clamp(min=0) - origin[1]).clamp(0, bh - 1)
-    x0, y0 = ix.floor(), iy.floor()
-    fx, fy = (ix - x0).unsqueeze(-1), (iy - y0).unsqueeze(-1)
-    x0, y0 = x0.long(), y0.long()
-    x1, y1 = (x0 + 1).clamp(max=bw - 1), (y0 + 1).clamp(max=bh - 1)
-    base = torch.arange(b, device=x.device).view(-1, 1) * (bh * bw)
-    y0, y1 = y0 * bw + base, y1 * bw + base
-    rows = maps.reshape(b * bh * bw, c)
-    top = rows[y0 + x0] * (1 - fx) + rows[y0 + x1] * fx
-    bottom = rows[y1 + x0] * (1 - fx) + rows[y1 + x1] * fx
-    return top * (1 - fy) + bottom * fy
+    return _bilinear_at(maps.reshape(b * bh * bw, c), ix, iy, b, bh, bw)
 
 
 def _bicubic(img: Tensor, x: Tensor) -> Tensor:
@@ -119,13 +110,18 @@ def _bilinear_gather(maps: Tensor, x: Tensor) -> Tensor:
     b, _, h, w = maps.shape
     ix = _unnormalize(x[..., 0], w).clamp(0, w - 1)
     iy = _unnormalize(x[..., 1], h).clamp(0, h - 1)
+    return _bilinear_at(_rows(maps), ix, iy, b, h, w)
+
+
+def _bilinear_at(rows: Tensor, ix: Tensor, iy: Tensor, b: int, h: int, w: int) -> Tensor:
+    """Bilinear samples (B, N, C) of pixel rows (B*h*w, C) at pixel coordinates ix, iy (B, N), already
+    clamped to [0, w-1] x [0, h-1] (the two samplers above differ only in how they get there)."""
     x0, y0 = ix.floor(), iy.floor()
     fx, fy = (ix - x0).unsqueeze(-1), (iy - y0).unsqueeze(-1)
     x0, y0 = x0.long(), y0.long()
     x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
-    y0 = y0 * w + torch.arange(b, device=x.device).view(-1, 1) * (h * w)
-    y1 = y1 * w + torch.arange(b, device=x.device).view(-1, 1) * (h * w)
-    rows = _rows(maps)
+    base = torch.arange(b, device=ix.device).view(-1, 1) * (h * w)
+    y0, y1 = y0 * w + base, y1 * w + base
     top = rows[y0 + x0] * (1 - fx) + rows[y0 + x1] * fx
     bottom = rows[y1 + x0] * (1 - fx) + rows[y1 + x1] * fx
     return top * (1 - fy) + bottom * fy
