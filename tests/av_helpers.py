@@ -32,3 +32,24 @@ def audio_packets(path: Path) -> list[bytes]:
     """The raw packets of the first audio stream (to check a bit-exact stream copy)."""
     with av.open(str(path)) as c:
         return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def example_frames(n: int, resize: tuple[int, int] | None = None, crop: tuple[int, int] | None = None) -> list[np.ndarray]:
+    """The first n RGB frames of the bundled example clip, resized to `resize` = (W, H) (area filter) or
+    cropped to its top-left `crop` = (H, W)."""
+    import cv2
+
+    from videoinr.pipeline import EXAMPLE_VIDEO
+
+    out = []
+    with av.open(str(EXAMPLE_VIDEO)) as c:
+        for f in c.decode(video=0):
+            img = f.to_ndarray(format="rgb24")
+            if resize is not None:
+                img = cv2.resize(img, resize, interpolation=cv2.INTER_AREA)
+            if crop is not None:
+                img = img[: crop[0], : crop[1]]
+            out.append(np.ascontiguousarray(img))
+            if len(out) == n:
+                return out
+    return out

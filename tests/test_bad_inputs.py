@@ -20,9 +20,9 @@ import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from videoinr.data.video import VideoWriter, iter_video, probe
-from videoinr.pipeline import EXAMPLE_VIDEO
+from videoinr.data.video import VideoWriter, probe
 
+from av_helpers import example_frames
 from cli_helpers import one_error_line, run_cli
 
 LR = (48, 32)  # (W, H)
@@ -30,12 +30,7 @@ LR = (48, 32)  # (W, H)
 
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
-    out = []
-    for f in iter_video(EXAMPLE_VIDEO):
-        out.append(cv2.resize(f.image, LR, interpolation=cv2.INTER_AREA))
-        if len(out) == 5:
-            break
-    return out
+    return example_frames(5, resize=LR)
 
 
 # ------------------------------------------------------------------------------------- input makers

@@ -18,23 +18,16 @@ from videoinr import cli
 from videoinr.data.video import read_video
 from videoinr.errors import VideoINRError
 
-from av_helpers import write_with_audio
+from av_helpers import example_frames, write_with_audio
 from cli_helpers import one_error_line
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "videoinr" / "assets" / "example.mp4"
 N_FRAMES = 30
 
 
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     """30 real RGB frames of the example clip, cropped to 96x64."""
-    out = []
-    with av.open(str(EXAMPLE)) as c:
-        for f in c.decode(video=0):
-            out.append(np.ascontiguousarray(f.to_ndarray(format="rgb24")[:64, :96]))
-            if len(out) == N_FRAMES:
-                break
-    return out
+    return example_frames(N_FRAMES, crop=(64, 96))
 
 
 def _encode(path: Path, frames: list[np.ndarray], codec: str, fps: int = 10) -> Path:

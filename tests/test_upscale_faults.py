@@ -17,9 +17,9 @@ import cv2
 import pytest
 
 from videoinr.data.frames import list_frames
-from videoinr.data.video import VideoWriter, iter_video, probe
-from videoinr.pipeline import EXAMPLE_VIDEO
+from videoinr.data.video import VideoWriter, probe
 
+from av_helpers import example_frames
 from cli_helpers import one_error_line, run_cli
 
 LR = (24, 16)  # (W, H) of the test frames
@@ -28,12 +28,7 @@ LR = (24, 16)  # (W, H) of the test frames
 # ----------------------------------------------------------------------------------------------- helpers
 @pytest.fixture(scope="module")
 def frames():
-    out = []
-    for f in iter_video(EXAMPLE_VIDEO):
-        out.append(cv2.resize(f.image, LR, interpolation=cv2.INTER_AREA))
-        if len(out) == 3:
-            break
-    return out
+    return example_frames(3, resize=LR)
 
 
 def write_video(path: Path, frames) -> Path:

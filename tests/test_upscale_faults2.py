@@ -14,7 +14,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from videoinr.data.frames import list_frames
@@ -22,18 +21,13 @@ from videoinr.data.video import probe
 from videoinr.errors import VideoINRError
 from videoinr.pipeline import EXAMPLE_VIDEO
 
+from av_helpers import example_frames
 from cli_helpers import one_error_line, run_cli
 
 
 @pytest.fixture(scope="module")
 def frames():
-    out = []
-    with av.open(str(EXAMPLE_VIDEO)) as c:
-        for f in c.decode(video=0):
-            out.append(np.ascontiguousarray(f.to_ndarray(format="rgb24")[:16, :24]))
-            if len(out) == 30:
-                break
-    return out
+    return example_frames(30, crop=(16, 24))
 
 
 def encode(path: Path, frames, faststart: bool = True) -> Path:

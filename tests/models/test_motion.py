@@ -12,7 +12,6 @@ video) - the model then renders a blend - while a fixed direction, which a const
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from videoinr.data.imresize import degrade
+from videoinr.data.synthetic import texture
 from videoinr.models.config import CONFIGS, ModelConfig
 from videoinr.models.siren import Siren
 from videoinr.models import State, VideoINR, make_grid
@@ -41,19 +41,6 @@ def _config(**overrides) -> ModelConfig:
     base = dict(nf=8, groups=2, front_blocks=1, back_blocks=1, flow_prior=False)
     base.update(overrides)
     return dataclasses.replace(CONFIGS["lite"], **base)
-
-
-def _texture(size: int, sigma: float, seed: int) -> torch.Tensor:
-    """(3, size, size) in [0, 1]: white noise low-pass filtered by a Gaussian of `sigma` HR px, colours mixed."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.randn(3, size, size, generator=g, dtype=torch.float64)
-    f = torch.fft.fftfreq(size, dtype=torch.float64)
-    lp = torch.exp(-2 * math.pi**2 * sigma**2 * (f[:, None] ** 2 + f[None, :] ** 2))
-    tex = torch.fft.ifft2(torch.fft.fft2(noise) * lp).real
-    mix = torch.tensor([[1.0, 0.3, 0.1], [0.6, 0.8, 0.2], [0.4, 0.2, 0.9]], dtype=torch.float64)
-    tex = torch.einsum("ij,jhw->ihw", mix, tex)
-    tex = (tex - tex.mean((1, 2), keepdim=True)) / tex.std(dim=(1, 2), keepdim=True)
-    return (0.5 + 0.18 * tex).clamp(0, 1).float()
 
 
 def _translating(tex: torch.Tensor, lr: int, d: tuple[float, float], times, origin: tuple[int, int]):
@@ -124,7 +111,7 @@ MARGIN = SCALE * 6  # HR px kept away from the borders (content there leaves the
 
 @pytest.fixture(scope="module")
 def scene():
-    tex = _texture(160, 6.0, seed=3)
+    tex = texture(160, 6.0, seed=3)
     return _translating(tex, LR, D, (0.0, 0.25, 0.5, 0.75, 1.0), origin=(40, 30))
 
 
@@ -208,7 +195,7 @@ def _train(cfg: ModelConfig, steps: int, augment: bool, seed: int = 0) -> VideoI
     step: a random crop of a training texture translating by TRAIN_D, in a random one of the 8 flips /
     rotations when `augment` (the direction of motion must then be read from the inputs, as in real video)."""
     rng = np.random.default_rng(seed)
-    tex = _texture(256, 6.0, seed=1)
+    tex = texture(256, 6.0, seed=1)
     hr = TRAIN_LR * SCALE
     grid = make_grid((hr, hr))
     torch.manual_seed(seed)
@@ -238,7 +225,7 @@ def _measure(model: VideoINR, k: int = 0):
     """Per t in (1/4, 1/2, 3/4): mean |F_t0 - truth|, mean |F_t1 - truth| (LR px), PSNR model, PSNR blend,
     on a held-out texture in the direction of `_dihedral(., k)`."""
     hr = TRAIN_LR * SCALE
-    frames, lr0, lr1 = _translating(_texture(160, 6.0, seed=7), TRAIN_LR, TRAIN_D, TIMES, origin=(40, 40))
+    frames, lr0, lr1 = _translating(texture(160, 6.0, seed=7), TRAIN_LR, TRAIN_D, TIMES, origin=(40, 40))
     frames, lr0, lr1 = _dihedral(frames, k), _dihedral(lr0, k), _dihedral(lr1, k)
     d = _dihedral_d(TRAIN_D, k)
     m = SCALE * 5

@@ -89,10 +89,12 @@ def evaluate(
     paths_of = dict(videos)
     dev = pick_device(device or "auto")
     method_objs: list[Method] = [get_method(name, dev) for name in names]
-    pixels = sum(len(task.targets) * math.prod(_frame_size(paths_of[task.sequence][0])) for task in tasks)
-    for m in method_objs:  # the numeric policy of the model runs, decided once for the whole evaluation
-        if hasattr(m, "model"):
-            inference_policy(dev, pixels).apply(m.model)
+    models = [m.model for m in method_objs if hasattr(m, "model")]
+    if models:  # the numeric policy of the model runs, decided once for the whole evaluation
+        frame_px = {seq: math.prod(_frame_size(paths[0])) for seq, paths in videos if paths}
+        policy = inference_policy(dev, sum(len(task.targets) * frame_px[task.sequence] for task in tasks))
+        for model in models:
+            policy.apply(model)
 
     crop_keys = _crop_targets(tasks)
     crops: dict[tuple[str, int], dict[str, np.ndarray]] = {}
