@@ -303,3 +303,36 @@ def test_bad_inputs_are_one_line_errors(shared_data, tmp_path, capsys):
     assert rc == 2 and "bad.yaml" in line
     assert not Path(out).exists()
 
+
+
+def test_validation_scores_as_eval_does(shared_data, tmp_path):
+    """Training validation is `videoinr eval clips` on the same frames: with a crop covering the whole frame,
+    its centre-frame and all-frame PSNRs equal the evaluator's on a one-clip dataset (a tiny flow-prior
+    model, 3 real DAVIS frames at x4)."""
+    import shutil
+
+    from videoinr.evaluate import evaluate
+    from videoinr.models import CONFIGS, ModelConfig, save_weights
+    from videoinr.train import Validator
+
+    seq, clip = tmp_path / "data" / "dog", tmp_path / "val"  # validation keeps a clip's last 2 frames apart
+    seq.mkdir(parents=True)
+    clip.mkdir()
+    for i in range(10, 15):
+        name = f"{i:05d}.jpg"
+        shutil.copy(shared_data / "train" / "davis480p" / "dog" / name, clip / name)
+        if i < 13:
+            shutil.copy(clip / name, seq / name)
+    torch.manual_seed(5)
+    model = VideoINR(ModelConfig.from_dict({**CONFIGS["lite"].to_dict(), **TINY, "flow_prior": True}))
+    save_weights(model, tmp_path / "m.safetensors")
+    cfg = load_config(tiny_config(shared_data, tmp_path, val_source=str(clip), val_window=3, val_crop=10_000))
+    val = Validator(cfg)(model, torch.device("cpu"), tmp_path / "panel.png")
+    res, _ = evaluate(tmp_path / "data", [str(tmp_path / "m.safetensors")], protocol="clips", clip_len=3,
+                      progress=False)
+    entry = res["methods"][str(tmp_path / "m.safetensors")]
+    assert val["val_psnr_center"] == pytest.approx(entry["center"]["psnr"], abs=1e-9)
+    assert val["val_psnr"] == pytest.approx(np.mean([r["psnr"] for r in entry["per_frame"]]), abs=1e-9)
+    assert val["val_psnr_interior"] == val["val_psnr_center"]
+    panel = cv2.imread(str(tmp_path / "panel.png"))
+    assert panel.shape == (480, 3 * 852, 3)  # bicubic | model | truth of the modcropped 854x480 frame

@@ -1,8 +1,9 @@
 """Methods compared by ``videoinr eval``: classical two-stage baselines and VideoINR models, one interface.
 
 Every method maps two low-resolution frames to high-resolution frames at times t in [0, 1]:
-``predict(lr0, lr1, times, size) -> list of uint8 (H, W, 3) RGB`` with ``lr0``, ``lr1`` uint8 (h, w, 3) RGB
-and ``size = (H, W)``. Classical baselines work in two stages, time then space: frame interpolation on the
+``predict(lr0, lr1, times, size, region=None) -> list of uint8 (H, W, 3) RGB`` with ``lr0``, ``lr1`` uint8
+(h, w, 3) RGB and ``size = (H, W)``; ``region = (x, y, w, h)`` in output pixels returns only that window of each
+frame (the model renders only it; the baselines crop their full frames). Classical baselines work in two stages, time then space: frame interpolation on the
 LR frames (frame repeat, linear blend, or OpenCV DIS optical flow with bidirectional backward warping and
 occlusion-aware blending), then MATLAB-style bicubic upsampling (``videoinr.data.imresize``).
 """
@@ -31,6 +32,7 @@ __all__ = [
     "FlowBicubic",
     "ModelMethod",
     "bicubic_upscale",
+    "crop_region",
     "dis_flow",
     "backward_warp",
     "flow_interpolate",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 MODEL_NAMES = tuple(CONFIGS)  # "lite", "paper"
+Region = tuple[int, int, int, int]  # (x, y, w, h) in output pixels
 
 
 class Method(Protocol):
@@ -47,10 +50,20 @@ class Method(Protocol):
     label: str  # human-readable row label for tables ("DIS flow + Bicubic")
 
     def predict(
-        self, lr0: np.ndarray, lr1: np.ndarray, times: Sequence[float], size: tuple[int, int]
+        self, lr0: np.ndarray, lr1: np.ndarray, times: Sequence[float], size: tuple[int, int],
+        region: Region | None = None,
     ) -> list[np.ndarray]:
-        """HR frames (uint8 (H, W, 3) RGB, H, W = size) at each t in ``times`` between lr0 (t=0) and lr1 (t=1)."""
+        """HR frames (uint8 (H, W, 3) RGB, H, W = size; (h, w, 3) of region = (x, y, w, h) if given) at each t
+        in ``times`` between lr0 (t=0) and lr1 (t=1)."""
         ...
+
+
+def crop_region(frames: list[np.ndarray], region: Region | None) -> list[np.ndarray]:
+    """The (x, y, w, h) window of each (H, W, 3) frame (the frames themselves when region is None)."""
+    if region is None:
+        return frames
+    x, y, w, h = region
+    return [np.ascontiguousarray(f[y : y + h, x : x + w]) for f in frames]
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -73,7 +86,7 @@ class BicubicRepeat:
     def __init__(self, name: str = "bicubic-repeat") -> None:
         self.name = name
 
-    def predict(self, lr0, lr1, times, size):  # noqa: D102 (see Method)
+    def predict(self, lr0, lr1, times, size, region=None):  # noqa: D102 (see Method)
         up0, up1 = bicubic_upscale(lr0, size), None
         out = []
         for t in times:
@@ -82,7 +95,7 @@ class BicubicRepeat:
             else:
                 up1 = bicubic_upscale(lr1, size) if up1 is None else up1
                 out.append(up1.copy())
-        return out
+        return crop_region(out, region)
 
 
 class BicubicBlend:
@@ -93,9 +106,9 @@ class BicubicBlend:
     def __init__(self, name: str = "bicubic-blend") -> None:
         self.name = name
 
-    def predict(self, lr0, lr1, times, size):  # noqa: D102
+    def predict(self, lr0, lr1, times, size, region=None):  # noqa: D102
         a, b = lr0.astype(np.float32), lr1.astype(np.float32)
-        return [bicubic_upscale((1.0 - t) * a + t * b, size) for t in times]
+        return crop_region([bicubic_upscale((1.0 - t) * a + t * b, size) for t in times], region)
 
 
 def backward_warp(img: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -152,12 +165,13 @@ class FlowBicubic:
     def __init__(self, name: str = "flow-bicubic") -> None:
         self.name = name
 
-    def predict(self, lr0, lr1, times, size):  # noqa: D102
-        return [bicubic_upscale(f, size) for f in flow_interpolate(lr0, lr1, times)]
+    def predict(self, lr0, lr1, times, size, region=None):  # noqa: D102
+        return crop_region([bicubic_upscale(f, size) for f in flow_interpolate(lr0, lr1, times)], region)
 
 
 class ModelMethod:
-    """A VideoINR model (``create_model(name_or_path)``): encode the pair once, render every t, quantise."""
+    """A VideoINR model (``create_model(name_or_path)``): encode the pair once, render every t, quantise.
+    ``ModelMethod.of(model)`` wraps a model in memory (training validation scores it this way)."""
 
     def __init__(self, name_or_path: str, device: str | torch.device | None = None, pretrained: bool = True) -> None:
         from videoinr.models import create_model
@@ -170,13 +184,21 @@ class ModelMethod:
         if name_or_path not in MODEL_NAMES:
             self.label += f" ({Path(name_or_path).name})"
 
+    @classmethod
+    def of(cls, model: torch.nn.Module, device: torch.device) -> ModelMethod:
+        """The method of a model already built (its mode and switches are the caller's)."""
+        method = cls.__new__(cls)
+        method.name, method.label = model.cfg.name, f"VideoINR-{model.cfg.name}"
+        method.device, method.model = torch.device(device), model
+        return method
+
     def _tensor(self, x: np.ndarray) -> torch.Tensor:
         return to_float(x, self.device).unsqueeze(0)
 
     @torch.inference_mode()
-    def predict(self, lr0, lr1, times, size):  # noqa: D102
+    def predict(self, lr0, lr1, times, size, region=None):  # noqa: D102
         state = self.model.encode(self._tensor(lr0), self._tensor(lr1))
-        out = state.render(size=tuple(size), t=[float(t) for t in times])  # (1, T, 3, H, W) in [0, 1]
+        out = state.render(size=tuple(size), t=[float(t) for t in times], region=region)  # (1, T, 3, h, w) in [0, 1]
         frames = to_uint8(out[0])
         return list(frames)
 

@@ -15,7 +15,8 @@ Metrics are PSNR and SSIM on the BT.601 Y channel (``--channel rgb`` for RGB), n
 predictions quantised to uint8, pooled over all scored frames. Outputs in ``--out``: ``results.json``,
 ``results.md`` (also printed), ``psnr_vs_t.png`` and ``crops/*.png``.
 
-Layout: `protocol.py` (tasks, modcrop, LR inputs), `runner.py` (`evaluate`: run the methods and score),
+Layout: `protocol.py` (tasks, modcrop, LR inputs), `runner.py` (`evaluate`: run the methods; `score_task`: predict and score one pair, also used by
+training validation),
 `report.py` (results files, table, plot, crops), `cli.py` (the command line; ``python -m videoinr.evaluate``
 runs it too).
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 from videoinr.evaluate.cli import add_arguments, main, run
 from videoinr.evaluate.protocol import PROTOCOLS, Target, Task, build_tasks, make_lr, modcrop
 from videoinr.evaluate.report import check_out, format_table, write_outputs
-from videoinr.evaluate.runner import evaluate
+from videoinr.evaluate.runner import evaluate, score_task
 
 __all__ = [
     "PROTOCOLS",
@@ -34,6 +35,7 @@ __all__ = [
     "modcrop",
     "make_lr",
     "evaluate",
+    "score_task",
     "write_outputs",
     "check_out",
     "format_table",

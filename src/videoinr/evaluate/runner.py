@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from videoinr.baselines import Method, get_method
+from videoinr.baselines import Method, Region, crop_region, get_method
 from videoinr.data.frames import folder_videos, read_image
 from videoinr.errors import VideoINRError
 from videoinr.evaluate.protocol import PROTOCOLS, Task, build_tasks, make_lr, modcrop
@@ -37,6 +37,36 @@ def _crop_targets(tasks: list[Task], n: int = N_CROPS) -> set[tuple[str, int]]:
 
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
+
+
+def score_task(
+    method: Method,
+    task: Task,
+    lr0: np.ndarray,
+    lr1: np.ndarray,
+    gts: Sequence[np.ndarray],
+    channel: str = "y",
+    region: Region | None = None,
+) -> tuple[list[dict], list[np.ndarray], float]:
+    """Predict a task's targets from its LR pair (uint8 (h, w, 3)) and score each against its ground truth
+    (uint8 (H, W, 3) of the whole frame; only the (x, y, w, h) `region` of it is scored if given).
+
+    Returns (one row per target: sequence, frame, t, k, psnr, ssim, in_average, center; the predictions;
+    the seconds `predict` took). `evaluate` and training validation both score through here.
+    """
+    size = gts[0].shape[:2]
+    start = time.perf_counter()
+    preds = method.predict(lr0, lr1, [tg.t for tg in task.targets], size, region=region)
+    seconds = time.perf_counter() - start
+    rows = [
+        {
+            "sequence": task.sequence, "frame": tg.frame, "t": tg.t, "k": tg.k,
+            "psnr": psnr(pred, gt, channel), "ssim": ssim(pred, gt, channel),
+            "in_average": tg.in_average, "center": tg.center,
+        }
+        for tg, pred, gt in zip(task.targets, preds, crop_region(list(gts), region))
+    ]
+    return rows, preds, seconds
 
 
 def evaluate(
@@ -132,18 +162,11 @@ def evaluate(
                     lr_cache[(seq, i)] = make_lr(hr(seq, i), scale)
             lr0, lr1 = lr_cache[(seq, task.inputs[0])], lr_cache[(seq, task.inputs[1])]
             gts = [hr(seq, tg.frame) for tg in task.targets]
-            size = gts[0].shape[:2]
-            times = [tg.t for tg in task.targets]
             for name, method in zip(names, method_objs):
-                start = time.perf_counter()
-                preds = method.predict(lr0, lr1, times, size)
-                seconds[name] += time.perf_counter() - start
+                rows, preds, secs = score_task(method, task, lr0, lr1, gts, channel)
+                per_frame[name] += rows
+                seconds[name] += secs
                 for tg, pred, gt in zip(task.targets, preds, gts):
-                    per_frame[name].append({
-                        "sequence": seq, "frame": tg.frame, "t": tg.t, "k": tg.k,
-                        "psnr": psnr(pred, gt, channel), "ssim": ssim(pred, gt, channel),
-                        "in_average": tg.in_average, "center": tg.center,
-                    })
                     if (seq, tg.frame) in crop_keys:
                         crops.setdefault((seq, tg.frame), {"GT": gt})[name] = pred
             bar.update(len(task.targets))

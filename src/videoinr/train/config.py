@@ -62,7 +62,7 @@ class TrainConfig:
     val_window: int = 7  # frames per validation window: inputs are its first and last
     val_windows: int = 2  # windows spread over the clip
     val_scale: float = 4.0
-    val_crop: int = 192  # HR centre crop side (pixels)
+    val_crop: int = 192  # side of the scored HR centre crop (pixels; clipped to the frame)
     val_every: int = 1000  # steps (0: never, except at the end)
     # bookkeeping
     time_limit: float | None = None  # minutes of training (this invocation) before a clean stop (resume later)
