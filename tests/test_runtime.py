@@ -58,6 +58,28 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(VideoINRError, match="CUDA is not available"):
             rt.pick_device("cuda:0")
+    # training's rule is the same function without MPS (DDP has no MPS backend), naming its config key
+    with pytest.raises(VideoINRError, match="config key 'device': 'mps': expected auto, cpu, cuda or cuda:N"):
+        rt.pick_device("mps", allow_mps=False, what="config key 'device':")
+    if not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        assert rt.pick_device("auto", allow_mps=False) == CPU
+
+
+def test_training_takes_its_device_from_pick_device(monkeypatch, tmp_path):
+    """`train` asks runtime.pick_device (no MPS) for its device, then joins the process group of that kind."""
+    import videoinr.train.loop as loop
+    from videoinr.train import TrainConfig
+
+    seen = []
+
+    def fake_pick(name, **kw):
+        seen.append((name, kw.get("allow_mps")))
+        raise VideoINRError("stop here")
+
+    monkeypatch.setattr(loop, "pick_device", fake_pick)
+    with pytest.raises(VideoINRError, match="stop here"):
+        loop.train(TrainConfig(sources=[{"path": str(tmp_path)}], device="cpu"), tmp_path / "run", progress=False)
+    assert seen == [("cpu", False)]
 
 
 def test_models_read_no_environment_files_or_clocks():

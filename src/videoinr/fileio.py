@@ -14,8 +14,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS",
-           "TRAIN_VIDEO_EXTENSIONS"]
+__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:
@@ -52,20 +51,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = Fa
     write_via_temp(path, write, tmp)
 
 
-# Video file extensions (lower case, with the dot), all defined here. Two input sets remain because the two
-# readers have always accepted slightly different lists, and merging them would change which files a folder
-# scan picks up: ``.m2ts`` and ``.gif`` are upscale inputs only, ``.y4m`` is a training source only.
+# Video file extensions (lower case, with the dot): one set for every reader (upscale inputs, training sources).
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv",
-     ".wmv", ".3gp", ".ogv", ".gif"}
+     ".wmv", ".3gp", ".ogv", ".gif", ".y4m"}
 )
-"""Inputs `videoinr upscale` takes as videos (and the output names it treats as video files)."""
+"""Files read as videos: `videoinr upscale` inputs (and the output names it treats as video files), and the
+training data loader's (`videoinr.data.windows`) when it scans a folder."""
 
 OUTPUT_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
 """Containers `videoinr upscale` writes (a subset of VIDEO_EXTENSIONS)."""
-
-TRAIN_VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".flv", ".wmv", ".y4m",
-     ".ogv", ".3gp"}
-)
-"""Files the training data loader (`videoinr.data.windows`) reads as videos when scanning a folder."""

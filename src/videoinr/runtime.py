@@ -73,27 +73,30 @@ def _env_switch(name: str) -> bool | None:
     return text == "1"
 
 
-def pick_device(name: str | torch.device = "auto") -> torch.device:
-    """'auto' (CUDA, else Apple MPS, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; one-line error if absent.
-    Under torchrun, 'auto' takes the GPU of the process's LOCAL_RANK."""
+def pick_device(name: str | torch.device = "auto", *, allow_mps: bool = True, what: str = "--device") -> torch.device:
+    """'auto' (CUDA, else Apple MPS, else CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'; one-line error (naming the
+    setting `what`) if absent. Under torchrun, 'auto' and 'cuda' take the GPU of the process's LOCAL_RANK.
+    allow_mps=False (training: DDP has no MPS backend) makes 'auto' skip MPS and refuses 'mps'."""
     name = str(name).lower()
+    choices = "auto, cpu, cuda, cuda:N or mps" if allow_mps else "auto, cpu, cuda or cuda:N"
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+            name = "cuda"
+        else:
+            mps = getattr(torch.backends, "mps", None)
+            return torch.device("mps" if allow_mps and mps is not None and mps.is_available() else "cpu")
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError, ValueError):
-        raise VideoINRError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps") from None
+        raise VideoINRError(f"{what} {name!r}: expected {choices}") from None
+    if dev.type not in ("cpu", "cuda", "mps") or (dev.type == "mps" and not allow_mps):
+        raise VideoINRError(f"{what} {name!r}: expected {choices}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VideoINRError(f"--device {name}: CUDA is not available on this machine")
+        raise VideoINRError(f"{what} {name}: CUDA is not available on this machine")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise VideoINRError(f"--device {name}: MPS is not available on this machine")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise VideoINRError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+        raise VideoINRError(f"{what} {name}: MPS is not available on this machine")
+    if dev.type == "cuda" and dev.index is None:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
     return dev
 
 

@@ -45,7 +45,7 @@ from videoinr.data.frames import IMAGE_EXTENSIONS, list_frames, natural_key, rea
 from videoinr.data.imresize import degrade, lr_size
 from videoinr.data.scenes import CutDetector, split_shots
 from videoinr.errors import VideoINRError, require_path
-from videoinr.fileio import TRAIN_VIDEO_EXTENSIONS
+from videoinr.fileio import VIDEO_EXTENSIONS
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -56,8 +56,6 @@ __all__ = [
     "hr_crop_size",
     "scale_batch",
 ]
-
-VIDEO_EXTENSIONS = TRAIN_VIDEO_EXTENSIONS  # this module's public name for it
 
 
 @dataclass

@@ -16,7 +16,7 @@ from videoinr.models import VideoINR
 from videoinr.runtime import cpu_info
 from videoinr.train.config import TrainConfig
 
-__all__ = ["Dist", "QueryModule", "any_rank", "configure_device", "hardware", "init_distributed",
+__all__ = ["Dist", "QueryModule", "any_rank", "configure_threads", "hardware", "init_distributed",
            "mean_over_ranks", "param_hash", "shutdown_distributed", "wrap_ddp"]
 
 
@@ -59,19 +59,9 @@ def shutdown_distributed(d: Dist) -> None:
         dist.destroy_process_group()
 
 
-def configure_device(cfg: TrainConfig, d: Dist) -> torch.device:
-    """This rank's device (`cfg.device`; plain "cuda" means GPU `local_rank`) and torch's CPU threads
-    (`cfg.threads`, default on CPU: the cores shared evenly by the local ranks). Checks that the global
-    batch splits evenly across the ranks."""
-    dev = cfg.device
-    if dev == "auto":
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise VideoINRError(f"config key 'device': {dev} requested but CUDA is not available")
-        device = torch.device(f"cuda:{d.local_rank}" if dev == "cuda" else dev)
-    else:
-        device = torch.device("cpu")
+def configure_threads(cfg: TrainConfig, d: Dist, device: torch.device) -> None:
+    """torch's CPU threads (`cfg.threads`, default on CPU: the cores shared evenly by the local ranks) and
+    cuDNN autotuning on GPUs. Checks that the global batch splits evenly across the ranks."""
     if cfg.batch_size % d.world:
         raise VideoINRError(f"config key 'batch_size': {cfg.batch_size} is not divisible by {d.world} processes")
     if device.type == "cpu":
@@ -80,7 +70,6 @@ def configure_device(cfg: TrainConfig, d: Dist) -> torch.device:
         torch.backends.cudnn.benchmark = True  # the encoder's input shape is fixed (lr_patch): tune once
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-    return device
 
 
 def hardware(device: torch.device) -> str:

@@ -20,10 +20,11 @@ from tqdm import tqdm
 
 from videoinr.errors import VideoINRError
 from videoinr.models import save_weights
+from videoinr.runtime import pick_device
 from videoinr.train.checkpoint import MetricsLog, atomic_write, checkpoint_state, restore, save_checkpoint
 from videoinr.train.config import TrainConfig
 from videoinr.train.data import Mixture, StepSampler, build_data, prepare_batch
-from videoinr.train.distributed import (Dist, any_rank, configure_device, hardware, init_distributed,
+from videoinr.train.distributed import (Dist, any_rank, configure_threads, hardware, init_distributed,
                                         mean_over_ranks, param_hash, shutdown_distributed, wrap_ddp)
 from videoinr.train.optim import Optimisation, autocast, charbonnier
 from videoinr.train.validation import Validator
@@ -36,10 +37,10 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     final.safetensors): steps done, complete, wall_time_s (training seconds, all invocations), hardware,
     processes, last_val (PSNRs in dB) and the config."""
     out = Path(out)
-    cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
-    d = init_distributed("cuda" if cuda else "cpu")
+    device = pick_device(cfg.device, allow_mps=False, what="config key 'device':")  # under torchrun: LOCAL_RANK's GPU
+    d = init_distributed(device.type)
     try:
-        device = configure_device(cfg, d)
+        configure_threads(cfg, d, device)
         _check_run_folder(cfg, out, resume)
         return _Run(cfg, out, resume, progress and d.main, d, device).run()
     finally:
