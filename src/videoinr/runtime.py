@@ -20,9 +20,8 @@ from videoinr.errors import VideoINRError
 
 __all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "COMPILE_MIN_PIXELS"]
 
-# Compile the renderer (CPU) for jobs of at least this many output pixels (summed over frames): on 2 cores
-# the eager renderer runs about 1 us per pixel and a cold compile costs about 40-60 s (benchmarks/RESULTS.md),
-# so jobs below this size (about 65 frames of 720p) would not earn the compile time back.
+# Compile the renderer (CPU) for jobs of at least this many output pixels (summed over frames, about 65
+# frames of 720p): smaller jobs do not earn a cold compile back (docs/MEASUREMENTS.md).
 COMPILE_MIN_PIXELS = 60e6
 
 
@@ -121,9 +120,8 @@ def inference_policy(device: torch.device, output_pixels: float, *, compile: boo
     """The policy of an inference job rendering `output_pixels` pixels in all (frames x height x width).
 
     Each switch: the explicit argument, else its environment variable, else the default: compile on a CPU
-    for jobs of at least COMPILE_MIN_PIXELS; encoder in bf16 where bf16 is native (shipped lite on 24 Vid4
-    frames: +0.0002 dB from fp32, 1.5x faster on 2 AVX512-BF16 cores); GEMMs in bf16 only in the compiled
-    CPU renderer on native-bf16 CPUs (eager bf16 is slower than float32 there)."""
+    for jobs of at least COMPILE_MIN_PIXELS; encoder in bf16 where bf16 is native (same PSNR, faster); GEMMs
+    in bf16 only in the compiled CPU renderer on native-bf16 CPUs. Why: docs/MEASUREMENTS.md."""
     if compile is None:
         compile = _env_switch("VIDEOINR_COMPILE")
     if compile is None:

@@ -82,7 +82,7 @@ def _resize_axis(x: Tensor, dim: int, out_length: int, scale: float, antialias: 
     """Resize ``x`` along ``dim`` (-1 or -2) to ``out_length`` with kernel scale ``scale``."""
     in_length = x.shape[dim]
     if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not x.requires_grad:
-        # Sparse (banded) matmul: one pass over memory instead of one gather per tap (3-4x faster on CPU).
+        # Sparse (banded) matmul: one pass over memory instead of one gather per tap (docs/MEASUREMENTS.md).
         m = _csr_weights(in_length, out_length, float(scale), bool(antialias), x.dtype)
         moved = x.movedim(dim, 0)
         rest = moved.shape[1:]

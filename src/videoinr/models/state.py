@@ -5,8 +5,7 @@ differentiable and what training uses. Whole frames (`State.render`) use the pap
 when SpatialINR does not take t: h is computed once per output pixel (pass 1, with the flows of every t),
 and the decoder's first-layer terms of h(x_k) and of the LR feature at x_k are read from HR maps of those
 terms by bilinear sampling at the warped points (pass 2) instead of running SpatialINR at each of them
-(measured on the first 5 frames of each Vid4 sequence with the previous lite weights: 23.7309 dB vs 23.7308
-exact; speed: benchmarks/RESULTS.md). The maps cover the box of pixels the warped points read, so regions
+(as accurate as the exact form and faster: docs/MEASUREMENTS.md). The maps cover the box of pixels the warped points read, so regions
 and chunks still agree exactly with the full frame. `render(..., exact=True)` evaluates the per-point form.
 
 The model only obeys its numeric switches (`compile_render`, `encode_bf16`, `render_bf16`; all off by
@@ -271,8 +270,8 @@ class State:
                      origin: Tensor) -> Tensor:
         """Warp form, pass 2: RGB (B, T, n, 3) at pixels coords (n, 2), times tvec (T,), flows (B, T, n, 4):
         the HR maps q1, q2 (B, bh, bw, C) of pass 1 over the box at `origin` (see `_hr_bilinear`) are
-        sampled bilinearly at the warped points; the rgb_skip frames stay bicubic-sampled there
-        (interpolating a bicubic-upsampled frame instead cost 0.03 dB on Vid4)."""
+        sampled bilinearly at the warped points; the rgb_skip frames stay bicubic-sampled there (sharper than
+        interpolating a bicubic-upsampled frame: docs/MEASUREMENTS.md)."""
         b, n_t, n = self.frames.shape[0], tvec.shape[0], coords.shape[0]
         xt = coords.unsqueeze(0).expand(b, -1, -1).repeat(1, n_t, 1)
         tt = tvec.repeat_interleave(n).unsqueeze(0).expand(b, -1)

@@ -42,8 +42,8 @@ class VideoINR(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        # (pixel, t) points per chunk when rendering; bounds peak memory. On 2 CPU cores 2^16 renders 720p
-        # x8 25% faster than 2^14 eagerly (fewer, longer kernels), as fast compiled.
+        # (pixel, t) points per chunk when rendering: bounds peak memory; large enough for long kernels
+        # (docs/MEASUREMENTS.md)
         self.max_query_points = 1 << 16
         # numeric switches, set by the caller's policy (videoinr.runtime); off: float32, eager
         self.compile_render = False  # render through torch.compile (inference only; eager under autograd)
@@ -82,7 +82,7 @@ class VideoINR(nn.Module):
             prior = flows.detach().float().to(frame0.device).contiguous(memory_format=torch.channels_last)
         ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
         pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
-        cl = torch.channels_last  # the encoder's weights are channels-last too: 1.3x faster convs on CPU
+        cl = torch.channels_last  # the encoder's weights are channels-last too (faster CPU convs)
         bf16 = torch.autocast(frame0.device.type, dtype=torch.bfloat16) if self.encode_bf16 else contextlib.nullcontext()
         with bf16:  # the only part that may run in bf16
             feat = self.encoder(pad(frame0).contiguous(memory_format=cl), pad(frame1).contiguous(memory_format=cl))
