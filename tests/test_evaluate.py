@@ -160,3 +160,28 @@ def test_python_m_prints_one_line_error(tmp_path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no such folder"]
+
+
+def test_score_task_region_scores_the_crop(shared_data) -> None:
+    """`score_task` with a region (training validation's centre crop): predictions of the region only, and
+    the same rows as scoring the crop of the full-frame predictions, for a model (region render) and a
+    baseline (cropped full frames)."""
+    from videoinr.baselines import ModelMethod
+    from videoinr.evaluate import score_task
+
+    frames = [modcrop(cv2.imread(str(shared_data / "vid4" / "walk" / f"{i:03d}.png"))[100:180, 200:300, ::-1], 4)
+              for i in range(3)]
+    task = build_tasks([("walk", 3)], "clips", clip_len=3)[0]
+    lr0, lr1 = make_lr(frames[0], 4), make_lr(frames[2], 4)
+    region = (20, 12, 44, 36)  # (x, y, w, h)
+    torch.manual_seed(0)
+    model = VideoINR(CONFIGS["lite"]).eval()
+    for method in [ModelMethod.of(model, torch.device("cpu")), get_method("flow-bicubic")]:
+        rows, preds, _ = score_task(method, task, lr0, lr1, frames, "y", region)
+        full_rows, full, _ = score_task(method, task, lr0, lr1, frames, "y")
+        assert [p.shape for p in preds] == [(36, 44, 3)] * 3
+        for p, f, row, gt in zip(preds, full, rows, frames):
+            crop = f[12:48, 20:64]
+            assert np.array_equal(p, crop)  # a region render is exactly the crop of the full frame
+            assert row["psnr"] == pytest.approx(psnr(p, gt[12:48, 20:64]), abs=1e-9)
+        assert [r["k"] for r in rows] == [0, 1, 2] and [r["center"] for r in rows] == [False, True, False]
