@@ -18,11 +18,11 @@ __all__ = ["Validator"]
 
 class Validator:
     """A held-out clip scored as `videoinr eval` scores clips, through the same function
-    (`videoinr.evaluate.score_task`): `windows` N-frame windows spread over its longest shot, each window's
-    first and last frame degraded by `scale` (modcrop, MATLAB bicubic, 8-bit) and encoded whole, the
-    centre `crop` x `crop` of every frame (clipped to the frame) rendered and scored (Y PSNR, 8-bit). Reports all N frames (the
-    inputs' times too), the interior (interpolated) frames and the centre frame k = (N - 1) // 2 (the
-    `clips` protocol's -Center); writes a PNG of window 0's middle frame."""
+    (`videoinr.evaluate.score_task`): `val_windows` windows of N = `val_window` frames spread over its
+    longest shot; each window's first and last frame degraded by `val_scale` (modcrop, MATLAB bicubic,
+    8-bit) and encoded whole; the centre `val_crop` square of every frame (clipped to the frame) rendered
+    and scored (Y PSNR, 8-bit). Reports all N frames (the inputs' times too), the interior (interpolated)
+    frames and the centre frame k = (N - 1) // 2 (the `clips` protocol's -Center)."""
 
     def __init__(self, cfg: TrainConfig, progress: bool = False) -> None:
         from videoinr.data.windows import load_clips
