@@ -23,13 +23,25 @@ def temp_sibling(path: str | os.PathLike) -> Path:
     return p.with_name(f".{p.name}.tmp{os.getpid()}{p.suffix}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() gives a new file under the process's umask (read once, at import)
+
+
 def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp: Path | None = None) -> None:
-    """Call ``write(tmp)`` to produce the file at a temporary sibling, then ``os.replace`` it onto `path`.
-    On any failure (in `write` or in the rename) the temporary file is removed and the error re-raised."""
+    """Call ``write(tmp)`` to produce the file at a temporary sibling, then ``os.replace`` it onto `path`
+    with the usual permissions (FILE_MODE: some writers, e.g. safetensors, create files readable by their
+    owner only). On any failure (in `write` or in the rename) the temporary file is removed and the error
+    re-raised."""
     path = Path(path)
     tmp = temp_sibling(path) if tmp is None else Path(tmp)
     try:
         write(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

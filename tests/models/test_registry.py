@@ -1,4 +1,7 @@
 """create_model and safetensors weights round trip."""
+import os
+import stat
+
 import pytest
 import torch
 
@@ -18,6 +21,10 @@ def test_save_load_roundtrip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode(f, f).render((16, 16), [0.5]), model.encode(f, f).render((16, 16), [0.5]))
     assert not list(tmp_path.glob("*.tmp"))
+    # the usual permissions under the umask (safetensors alone creates files only their owner can read)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_bad_names_and_files(tmp_path):
