@@ -2,10 +2,11 @@
 
 Every method maps two low-resolution frames to high-resolution frames at times t in [0, 1]:
 ``predict(lr0, lr1, times, size, region=None) -> list of uint8 (H, W, 3) RGB`` with ``lr0``, ``lr1`` uint8
-(h, w, 3) RGB and ``size = (H, W)``; ``region = (x, y, w, h)`` in output pixels returns only that window of each
-frame (the model renders only it; the baselines crop their full frames). Classical baselines work in two stages, time then space: frame interpolation on the
-LR frames (frame repeat, linear blend, or OpenCV DIS optical flow with bidirectional backward warping and
-occlusion-aware blending), then MATLAB-style bicubic upsampling (``videoinr.data.imresize``).
+(h, w, 3) RGB and ``size = (H, W)``; ``region = (x, y, w, h)`` in output pixels returns only that window of
+each frame (the model renders only it; the baselines crop their full frames). Classical baselines work in
+two stages, time then space: frame interpolation on the LR frames (frame repeat, linear blend, or OpenCV DIS
+optical flow with bidirectional backward warping and occlusion-aware blending), then MATLAB-style bicubic
+upsampling (``videoinr.data.imresize``).
 """
 from __future__ import annotations
 
