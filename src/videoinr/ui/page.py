@@ -93,8 +93,10 @@ def _layout(gr, app: App) -> _Page:
             compare = gr.ImageSlider(label="Before (bicubic) / after (VideoINR)", elem_id="compare",
                                      format="png", interactive=False, max_height=400)
             compare_info = gr.HTML("", elem_id="compare_info")
-    return _Page(video, example_btn, space_mode, scale, size, time_mode, time_scale, fps, model, estimate,
-                 run_btn, cancel_btn, status, output, frame, compare, compare_info, job_state)
+    return _Page(video=video, example_btn=example_btn, space_mode=space_mode, scale=scale, size=size,
+                 time_mode=time_mode, time_scale=time_scale, fps=fps, model=model, estimate=estimate,
+                 run_btn=run_btn, cancel_btn=cancel_btn, status=status, output=output, frame=frame,
+                 compare=compare, compare_info=compare_info, job_state=job_state)
 
 
 def _wire_estimate(gr, app: App, page: _Page) -> None:
