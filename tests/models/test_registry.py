@@ -70,3 +70,38 @@ def test_grow_weights_adds_identity_blocks_that_train(pair):
         grow_weights(PRETRAINED["lite"], dataclasses.replace(small.cfg, back_blocks=small.cfg.back_blocks - 1))
     with pytest.raises(videoinr.VideoINRError, match="changes shape"):
         grow_weights(PRETRAINED["lite"], dataclasses.replace(small.cfg, nf=small.cfg.nf + 8))
+
+
+def test_grow_weights_widens_the_implicit_functions(pair):
+    """Wider SIRENs and HR feature (hr_dim) keep the shipped `lite`'s output exactly, in the frame form and
+    the per-point form; the added units and channels receive gradients; narrowing is refused in one line."""
+    import dataclasses
+
+    from videoinr.models import load_weights
+    from videoinr.models.registry import PRETRAINED, grow_weights
+
+    small = load_weights(PRETRAINED["lite"]).eval()
+    c = small.cfg
+    cfg = dataclasses.replace(c, hr_dim=c.hr_dim + 8, spatial_hidden=tuple(w + 8 for w in c.spatial_hidden),
+                              temporal_hidden=tuple(w + 4 for w in c.temporal_hidden),
+                              decoder_hidden=tuple(w + 4 for w in c.decoder_hidden))
+    torch.manual_seed(0)
+    big = grow_weights(PRETRAINED["lite"], cfg).eval()
+    assert big.spatial.out.out_features == c.hr_dim + 8
+    f0, f1 = pair
+    with torch.no_grad():
+        for exact in (False, True):
+            ref = small.encode(f0, f1).render((26, 34), [0.0, 0.3], exact=exact)
+            out = big.encode(f0, f1).render((26, 34), [0.0, 0.3], exact=exact)
+            assert ref.std() > 0.05
+            torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    big.train()
+    big.encode(f0, f1).render((26, 34), [0.3]).mean().backward()
+    hr = c.hr_dim
+    assert big.decoder.out.weight.grad[:, c.decoder_hidden[-1]:].abs().sum() > 0  # new decoder units
+    assert big.temporal.first.weight.grad[:, hr : hr + 8].abs().sum() > 0  # new HR-feature channels
+    assert torch.count_nonzero(big.spatial.out.weight[hr:]) > 0  # ... which are computed
+    with pytest.raises(videoinr.VideoINRError, match="narrows"):
+        grow_weights(PRETRAINED["lite"], dataclasses.replace(c, hr_dim=c.hr_dim - 1))
+    with pytest.raises(videoinr.VideoINRError, match="number of layers"):
+        grow_weights(PRETRAINED["lite"], dataclasses.replace(c, decoder_hidden=(*c.decoder_hidden, 32)))

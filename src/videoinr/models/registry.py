@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -157,31 +158,73 @@ def load_weights(path: str | os.PathLike) -> VideoINR:
     return model
 
 
-GROWABLE = ("front_blocks", "back_blocks")  # config keys whose increase `grow_weights` supports
+GROWABLE = ("front_blocks", "back_blocks")  # block counts `grow_weights` may increase
+GROWABLE_WIDTHS = ("hr_dim", "spatial_hidden", "temporal_hidden", "decoder_hidden")  # and these widths
+SIRENS = ("spatial", "temporal", "decoder")
+
+
+def _siren_blocks(cfg: ModelConfig) -> dict[str, list[int]]:
+    """Widths of the column blocks of each SIREN's first-layer input (the layouts in `VideoINR.__init__`)."""
+    lr, hr = 3 * cfg.nf + 6, cfg.hr_dim
+    return {"spatial": [lr, 2 + int(cfg.spatial_uses_t)], "temporal": [hr, lr + 3], "decoder": [hr, lr, hr, lr + 1]}
+
+
+def _embed(old: Tensor, new: Tensor, cols: tuple[list[int], list[int]] | None) -> None:
+    """Copy a SIREN tensor `old` into the leading rows of the larger `new`, in place. Added rows (new units)
+    keep their random init; in the old rows, old columns go block by block (`cols` = old and new widths of
+    the input blocks; None: one block) and added columns (new inputs) are zero, so the old units, and with
+    them the output, do not change."""
+    rows = old.shape[0]
+    if old.dim() == 1:
+        new[:rows] = old
+        return
+    new[:rows] = 0.0
+    o = n = 0
+    for wo, wn in zip(*(cols or ([old.shape[1]], [new.shape[1]]))):
+        new[:rows, n : n + wo] = old[:, o : o + wo]
+        o, n = o + wo, n + wn
+
+
+def _check_growth(path: str | os.PathLike, small: ModelConfig, cfg: ModelConfig) -> None:
+    for key in GROWABLE:
+        if getattr(cfg, key) < getattr(small, key):
+            raise VideoINRError(f"cannot grow {path}: {key} {getattr(small, key)} -> {getattr(cfg, key)} "
+                                "removes blocks")
+    for key in GROWABLE_WIDTHS:
+        a, b = getattr(small, key), getattr(cfg, key)
+        a, b = (a, b) if isinstance(a, tuple) else ((a,), (b,))
+        if len(a) != len(b) or any(y < x for x, y in zip(a, b)):
+            raise VideoINRError(f"cannot grow {path}: {key} {getattr(small, key)} -> {getattr(cfg, key)} "
+                                "narrows or changes the number of layers")
 
 
 def grow_weights(path: str | os.PathLike, cfg: ModelConfig) -> VideoINR:
     """A VideoINR(cfg) that computes the same function as the weights in `path`, whose config may have
-    fewer residual blocks (`front_blocks`, `back_blocks`) and differ in keys that add no tensors.
+    fewer residual blocks (`front_blocks`, `back_blocks`), narrower implicit functions (`hr_dim`, the
+    SIRENs' hidden widths; same number of layers) and differ in keys that add no tensors.
 
-    Every tensor of the file is copied by name; each added residual block (appended after the file's
-    blocks) keeps its random conv1 and gets a zero conv2, so it starts as the identity (Net2DeeperNet-
-    style growth: training continues from the smaller model instead of from scratch)."""
+    Net2Net-style growth (training continues from the smaller model instead of from scratch): each added
+    residual block (appended after the file's blocks) keeps its random conv1 and gets a zero conv2, so it
+    starts as the identity; each added SIREN unit or HR-feature channel keeps its random incoming weights
+    and gets zero outgoing weights, so it is computed but not yet used (and receives gradients)."""
     small = load_weights(path)
-    for key in GROWABLE:
-        if getattr(cfg, key) < getattr(small.cfg, key):
-            raise VideoINRError(f"cannot grow {path}: {key} {getattr(small.cfg, key)} -> {getattr(cfg, key)} "
-                                "removes blocks")
+    _check_growth(path, small.cfg, cfg)
     model = VideoINR(cfg)
     state = model.state_dict()
     old = small.state_dict()
     added = {"encoder.feature_extraction": small.cfg.front_blocks, "encoder.recon_trunk": small.cfg.back_blocks}
+    first_cols = {s: (_siren_blocks(small.cfg)[s], _siren_blocks(cfg)[s]) for s in SIRENS}
     for name, tensor in state.items():
         if name in old:
             if old[name].shape != tensor.shape:
-                raise VideoINRError(f"cannot grow {path} into the config: tensor {name} changes shape "
-                                    f"{list(old[name].shape)} -> {list(tensor.shape)}")
-            tensor.copy_(old[name])
+                siren, _, rest = name.partition(".")
+                if siren not in SIRENS or tensor.dim() != old[name].dim():
+                    raise VideoINRError(f"cannot grow {path} into the config: tensor {name} changes shape "
+                                        f"{list(old[name].shape)} -> {list(tensor.shape)}")
+                with torch.no_grad():
+                    _embed(old[name], tensor, first_cols[siren] if rest.startswith("layers.0.") else None)
+            else:
+                tensor.copy_(old[name])
             continue
         prefix, _, rest = name.rpartition(".conv")  # e.g. encoder.recon_trunk.12 / 2.weight
         seq, _, index = prefix.rpartition(".")

@@ -82,8 +82,8 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         """The network's config: the `init` weights' own config (else the named `model`), then `model_overrides`
-        (on an `init` model: keys that add no tensors, e.g. `flow_prior`, or more residual blocks, which start
-        as identities: `grow_weights`)."""
+        (on an `init` model: keys that add no tensors, e.g. `flow_prior`, or more residual blocks or wider
+        implicit functions, which start unused so the function is unchanged: `grow_weights`)."""
         if self.init is not None:
             from videoinr.models import read_metadata
 
