@@ -336,3 +336,24 @@ def test_validation_scores_as_eval_does(shared_data, tmp_path):
     assert val["val_psnr_interior"] == val["val_psnr_center"]
     panel = cv2.imread(str(tmp_path / "panel.png"))
     assert panel.shape == (480, 3 * 852, 3)  # bicubic | model | truth of the modcropped 854x480 frame
+
+
+HELD_OUT = ("davis480p/dog", "sam2_clips/04_coffee.mp4")  # model card: never trained on
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")))
+def test_shipped_configs_load_and_never_train_on_benchmark_or_held_out(name, shared_data, monkeypatch):
+    """Every config in configs/ loads and validates, its training sources exist under ../shared/data/train, and
+    none of them is Vid4 or a held-out clip (the validation clip is one of those, never a training source)."""
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)  # config paths are relative to the repository root
+    cfg = load_config(root / "configs" / name)
+    train_root = (shared_data / "train").resolve()
+    for src in cfg.sources:
+        path = Path(src["path"] if isinstance(src, dict) else src).resolve()
+        assert path.exists(), f"{name}: missing source {path}"
+        assert path.is_relative_to(train_root), f"{name}: {path} is not training data"
+        assert not any(path.as_posix().endswith(h) for h in HELD_OUT), f"{name}: trains on held-out {path}"
+    assert any(Path(cfg.val_source).as_posix().endswith(h) for h in HELD_OUT)
+    if cfg.init is None or Path(cfg.init).is_file():
+        cfg.model_config()  # the network it trains resolves (init weights' config + overrides)
