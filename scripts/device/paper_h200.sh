@@ -2,7 +2,7 @@
 # The lent-GPU job (one call of the device tool, about 9 minutes): train the `paper` config with bf16 on
 # the real training data for as long as the lease allows, check the CUDA path, time it; results in $OUT.
 # Needs (carried, git-ignored): .device/whl (scenedetect-headless, platformdirs wheels) and .device/data
-# (the training sources of the config, copied from ../shared/data/train). Usage:
+# (the training sources of the config, copied from ../shared/data/train): both built by scripts/device/carry.sh. Usage:
 #   OUT=/tmp/out TRAIN_END_S=480 bash scripts/device/paper_h200.sh
 #   OUT=/tmp/out BASE=configs/lite.yaml BATCHES=96,192,384 EXTRA="init=src/videoinr/weights/lite.safetensors" ...
 set -u
