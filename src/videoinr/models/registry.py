@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from videoinr.errors import VideoINRError
 from videoinr.fileio import write_via_temp
 from videoinr.models.config import CONFIGS, ModelConfig, _show
-from videoinr.models.videoinr import VideoINR
+from videoinr.models.videoinr import VideoINR, siren_inputs
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 PRETRAINED = {name: WEIGHTS_DIR / f"{name}.safetensors" for name in CONFIGS}
@@ -163,12 +163,6 @@ GROWABLE_WIDTHS = ("hr_dim", "spatial_hidden", "temporal_hidden", "decoder_hidde
 SIRENS = ("spatial", "temporal", "decoder")
 
 
-def _siren_blocks(cfg: ModelConfig) -> dict[str, list[int]]:
-    """Widths of the column blocks of each SIREN's first-layer input (the layouts in `VideoINR.__init__`)."""
-    lr, hr = 3 * cfg.nf + 6, cfg.hr_dim
-    return {"spatial": [lr, 2 + int(cfg.spatial_uses_t)], "temporal": [hr, lr + 3], "decoder": [hr, lr, hr, lr + 1]}
-
-
 def _embed(old: Tensor, new: Tensor, cols: tuple[list[int], list[int]] | None) -> None:
     """Copy a SIREN tensor `old` into the leading rows of the larger `new`, in place. Added rows (new units)
     keep their random init; in the old rows, old columns go block by block (`cols` = old and new widths of
@@ -213,7 +207,7 @@ def grow_weights(path: str | os.PathLike, cfg: ModelConfig) -> VideoINR:
     state = model.state_dict()
     old = small.state_dict()
     added = {"encoder.feature_extraction": small.cfg.front_blocks, "encoder.recon_trunk": small.cfg.back_blocks}
-    first_cols = {s: (_siren_blocks(small.cfg)[s], _siren_blocks(cfg)[s]) for s in SIRENS}
+    first_cols = {s: (siren_inputs(small.cfg)[s], siren_inputs(cfg)[s]) for s in SIRENS}
     for name, tensor in state.items():
         if name in old:
             if old[name].shape != tensor.shape:

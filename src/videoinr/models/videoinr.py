@@ -36,6 +36,16 @@ from videoinr.models.state import State, _fp32
 PAD_MULTIPLE = 4  # two stride-2 pyramid levels
 
 
+def siren_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
+    """Widths of the column blocks of each SIREN's first-layer input (lr = LR feature of 3 time steps + both
+    LR frames' pixels = 3 nf + 6, hr = hr_dim):
+      spatial:  [lr | rel(2) (+ t(1) if spatial_uses_t)]
+      temporal: [hr | lr + rel(2) + t(1)]
+      decoder:  [hr1 | lr1 | hr2 | lr2 + t(1)]"""
+    lr, hr = 3 * cfg.nf + 6, cfg.hr_dim
+    return {"spatial": [lr, 2 + int(cfg.spatial_uses_t)], "temporal": [hr, lr + 3], "decoder": [hr, lr, hr, lr + 1]}
+
+
 class VideoINR(nn.Module):
     """Encoder + SpatialINR + TemporalINR + decoder. See the module docstring for the data flow."""
 
@@ -49,17 +59,13 @@ class VideoINR(nn.Module):
         self.compile_render = False  # render through torch.compile (inference only; eager under autograd)
         self.encode_bf16 = False  # the encoder under bf16 autocast
         self.render_bf16 = False  # the renderer's per-point GEMMs in bf16
-        lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
-        self.lr_dim = lr_dim
+        self.lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks, cfg.convlstm)
-        # Input layouts (first-layer columns):
-        #   spatial:  [lr | rel(2) | t(1) if spatial_uses_t]
-        #   temporal: [hr | lr | rel(2) | t(1)]
-        #   decoder:  [hr1 | lr1 | hr2 | lr2 | t(1)]
-        self.spatial = Siren(lr_dim + 2 + int(cfg.spatial_uses_t), cfg.spatial_hidden, cfg.hr_dim, cfg.omega0)
-        self.temporal = Siren(cfg.hr_dim + lr_dim + 3, cfg.temporal_hidden, 4, cfg.omega0)
+        inputs = {name: sum(blocks) for name, blocks in siren_inputs(cfg).items()}  # first-layer columns
+        self.spatial = Siren(inputs["spatial"], cfg.spatial_hidden, cfg.hr_dim, cfg.omega0)
+        self.temporal = Siren(inputs["temporal"], cfg.temporal_hidden, 4, cfg.omega0)
         out_dim = 4 if cfg.rgb_skip else 3
-        self.decoder = Siren(2 * (cfg.hr_dim + lr_dim) + 1, cfg.decoder_hidden, out_dim, cfg.omega0)
+        self.decoder = Siren(inputs["decoder"], cfg.decoder_hidden, out_dim, cfg.omega0)
         self.encoder.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ encode
