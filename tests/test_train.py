@@ -350,7 +350,7 @@ def test_shipped_configs_load_and_never_train_on_benchmark_or_held_out(name, sha
     cfg = load_config(root / "configs" / name)
     train_root = (shared_data / "train").resolve()
     for src in cfg.sources:
-        path = Path(src["path"] if isinstance(src, dict) else src).resolve()
+        path = Path(src["path"]).resolve()  # load_config makes every source a mapping
         assert path.exists(), f"{name}: missing source {path}"
         assert path.is_relative_to(train_root), f"{name}: {path} is not training data"
         assert not any(path.as_posix().endswith(h) for h in HELD_OUT), f"{name}: trains on held-out {path}"

@@ -3,7 +3,7 @@
 #   .device/whl   pure-Python wheels the GPU machine lacks (scenedetect-headless for the scene-cut check of
 #                 folder sources, and its pure dependencies), from this machine's pip index
 #   .device/data  the training sources: ../shared/data/train without the held-out sam2 04_coffee clip
-#                 (davis480p/dog stays: it is the validation clip). About 40 MB of the 64 MiB a run carries.
+#                 (davis480p/dog stays: it is the validation clip). 49 MB in all, of the 64 MiB a run carries.
 # Then, with the device tool (one call; OUT is set there):
 #   run(command="TRAIN_END_S=480 BASE=configs/lite_patch64.yaml EXTRA='init=src/videoinr/weights/lite.safetensors'
 #                bash scripts/device/paper_h200.sh", carry=[".device"])

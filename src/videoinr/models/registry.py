@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 
 import torch
-from torch import Tensor
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 
 from videoinr.errors import VideoINRError
 from videoinr.fileio import write_via_temp
@@ -212,7 +212,7 @@ def grow_weights(path: str | os.PathLike, cfg: ModelConfig) -> VideoINR:
         if name in old:
             if old[name].shape != tensor.shape:
                 siren, _, rest = name.partition(".")
-                if siren not in SIRENS or tensor.dim() != old[name].dim():
+                if siren not in SIRENS:  # only the implicit functions widen
                     raise VideoINRError(f"cannot grow {path} into the config: tensor {name} changes shape "
                                         f"{list(old[name].shape)} -> {list(tensor.shape)}")
                 with torch.no_grad():
