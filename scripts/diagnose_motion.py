@@ -51,7 +51,8 @@ from videoinr.data.imresize import degrade
 from videoinr.data.synthetic import texture
 from videoinr.models.config import CONFIGS, ModelConfig
 from videoinr.models.siren import Siren
-from videoinr.models import State, VideoINR, make_grid
+from videoinr.models import State, VideoINR, make_grid, render
+from videoinr.models.sampling import _bilinear
 
 SCALE = 4
 TRAIN_TIMES = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -247,26 +248,22 @@ def small_config(prior: bool = False, **overrides) -> ModelConfig:
 
 def state_flows(state: State, coords: Tensor, t: float | Tensor) -> Tensor:
     """The flows (B, N, 4) = [F_t0 | F_t1] (LR px) the model uses at points coords (B, N, 2) and time(s) t."""
-    if hasattr(state, "flows"):
-        return state.flows(coords, t)
-    tt = t if torch.is_tensor(t) else coords.new_full(coords.shape[:2], float(t))
-    h = state._spatial(coords, tt)
-    return state._flow(tt, state._temporal_base(coords, h))
+    return state.flows(coords, t)
 
 
 @contextlib.contextmanager
 def forced_flows(fn):
     """Within: every flow the model uses is fn(t (B, N)) -> (B, N, 4) (TemporalINR and any prior bypassed)."""
-    orig = State._flow
+    orig = render._flow
 
-    def _flow(self, t, *args, **kwargs):
+    def _flow(st, t, *args, **kwargs):
         return fn(t)
 
-    State._flow = _flow
+    render._flow = _flow
     try:
         yield
     finally:
-        State._flow = orig
+        render._flow = orig
 
 
 def translation_flow(d: tuple[float, float], scale: float = 1.0):
@@ -331,14 +328,14 @@ def build(v: Variant, seed: int = 0) -> VideoINR:
     model = VideoINR(small_config(**v.cfg)).train()
     with torch.no_grad():
         k = v.flow_init / v.flow_gain  # a gain alone keeps the initial flows (lr x gain only)
-        model.temporal.out.weight.mul_(k)
-        model.temporal.out.bias.mul_(k)
+        model.inr.temporal.out.weight.mul_(k)
+        model.inr.temporal.out.bias.mul_(k)
     if v.flow_gain != 1.0:
-        patch_output(model.temporal, v.flow_gain)
+        patch_output(model.inr.temporal, v.flow_gain)
     if v.decoder_mask is not None:
-        patch_output(model.decoder, torch.tensor(v.decoder_mask))
+        patch_output(model.inr.decoder, torch.tensor(v.decoder_mask))
     if v.oracle:
-        first = model.temporal.first
+        first = model.inr.temporal.first
         model._oracle_w = torch.nn.Parameter(torch.empty(first.out_features, 4).uniform_(
             -1 / first.in_features, 1 / first.in_features))
     return model
@@ -380,20 +377,20 @@ def oracle_input():
     """Within: models with an `_oracle_w` parameter (C, 4) get TemporalINR first-layer input terms
     omega0 * _oracle_w @ [F_01 | F_10](x) from the true flows (`model._oracle_map`, (B, 4, h, w)), i.e. the
     motion is an input of TemporalINR, which must still learn to map it to the flows."""
-    orig = State._temporal_base
+    orig = render._temporal_base
 
-    def _temporal_base(self, x, hr_x):
-        z = orig(self, x, hr_x)
-        m = self.model
+    def _temporal_base(st, x, hr_x):
+        z = orig(st, x, hr_x)
+        m = st.model
         if getattr(m, "_oracle_w", None) is not None:
-            z = z + F.linear(self.grid.bilinear(m._oracle_map, x), m._oracle_w * m.cfg.omega0)
+            z = z + F.linear(_bilinear(m._oracle_map, x, "border"), m._oracle_w * m.cfg.omega0)
         return z
 
-    State._temporal_base = _temporal_base
+    render._temporal_base = _temporal_base
     try:
         yield
     finally:
-        State._temporal_base = orig
+        render._temporal_base = orig
 
 
 def train(model: VideoINR, sampler: Sampler, steps: int, lr: float, batch: int = 2, points: int = 512,
@@ -498,7 +495,7 @@ def probe(displacements=((1.0, -1.0), (2.0, -1.0), (5.0, -3.0), (10.0, -6.0)), s
             sc = Sampler(spec, seed).eval_scene()
             torch.manual_seed(seed)
             model = VideoINR(small_config()).eval()
-            patch_output(model.decoder, torch.tensor([0.0, 0.0, 0.0, 0.0]))  # prediction = warped blend, alpha = t
+            patch_output(model.inr.decoder, torch.tensor([0.0, 0.0, 0.0, 0.0]))  # prediction = warped blend, alpha = t
             hr = sc.hr.shape[-1]
             grid = make_grid((hr, hr))
             idx = [sc.times.index(t) for t in EVAL_TIMES]

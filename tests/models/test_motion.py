@@ -22,7 +22,7 @@ from videoinr.data.imresize import degrade
 from videoinr.data.synthetic import texture
 from videoinr.models.config import CONFIGS, ModelConfig
 from videoinr.models.siren import Siren
-from videoinr.models import State, VideoINR, make_grid
+from videoinr.models import State, VideoINR, make_grid, render
 
 SCALE = 4
 
@@ -129,10 +129,10 @@ def test_forced_flows_warp_the_inputs_onto_the_frame(scene, monkeypatch, flows, 
         "swapped": lambda t: _true_flows(D, t)[..., [2, 3, 0, 1]],
         "hr_units": lambda t: SCALE * _true_flows(D, t),
     }[flows]
-    monkeypatch.setattr(State, "_flow", lambda self, t, *args, **kwargs: forced(t))
+    monkeypatch.setattr(render, "_flow", lambda st, t, *args, **kwargs: forced(t))
     torch.manual_seed(0)
     model = VideoINR(_config()).eval()
-    _zero_output(model.decoder)
+    _zero_output(model.inr.decoder)
     with torch.no_grad():
         state = model.encode(lr0, lr1)
         pred = _frame(state, hr, 0.5)
@@ -150,10 +150,10 @@ def test_blend_weight_follows_t(scene, monkeypatch):
     """Zero flows and zero decoder output: the frame at t = 0 is frame 0 (bicubic), at t = 1 frame 1."""
     frames, lr0, lr1 = scene
     hr = LR * SCALE
-    monkeypatch.setattr(State, "_flow", lambda self, t, *args, **kwargs: torch.zeros(*t.shape, 4))
+    monkeypatch.setattr(render, "_flow", lambda st, t, *args, **kwargs: torch.zeros(*t.shape, 4))
     torch.manual_seed(0)
     model = VideoINR(_config()).eval()
-    _zero_output(model.decoder)
+    _zero_output(model.inr.decoder)
     with torch.no_grad():
         state = model.encode(lr0, lr1)
         for t, want in ((0.0, _blend(lr0, lr1, hr, 0.0)), (1.0, _blend(lr0, lr1, hr, 1.0))):
@@ -168,8 +168,8 @@ def test_prior_alone_gives_the_true_flows(scene):
     hr = LR * SCALE
     torch.manual_seed(0)
     model = VideoINR(_config(flow_prior=True)).eval()
-    _zero_output(model.temporal)
-    _zero_output(model.decoder)
+    _zero_output(model.inr.temporal)
+    _zero_output(model.inr.decoder)
     coords = make_grid((hr, hr)).unsqueeze(0)
     with torch.no_grad():
         state = model.encode(lr0, lr1)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import videoinr
 from videoinr.models import compile as vc
+from videoinr.models import render as vr
 from videoinr.models import sampling as vi
 
 
@@ -53,10 +54,10 @@ def test_compiling_is_the_models_switch_and_never_history(lite, pair):
         state = lite.encode(*pair)
         for _ in range(3):
             state.render((8, 9), [0.2, 0.4])
-            assert not state._use_compiled()
+            assert not vr._use_compiled(state)
         lite.compile_render = True
-        assert state._use_compiled()
-    assert not state._use_compiled()  # autograd on (training): never compiled
+        assert vr._use_compiled(state)
+    assert not vr._use_compiled(state)  # autograd on (training): never compiled
 
 
 def test_compile_failure_falls_back_to_eager(lite, pair, monkeypatch):
@@ -137,11 +138,11 @@ def test_encoder_bf16_switch(lite, pair):
 def test_render_bf16_switch_and_the_callers_autocast(lite, pair):
     with torch.no_grad():
         state = lite.encode(*pair)
-        assert state._render_bf16() is False
+        assert vr._render_bf16(state) is False
         with torch.autocast("cpu", dtype=torch.bfloat16):  # the caller's autocast wins
-            assert state._render_bf16() is True
+            assert vr._render_bf16(state) is True
         ref = state.render((26, 34), [0.0, 0.5])
         lite.render_bf16 = True  # and the switch reaches the GEMMs (eager here)
-        assert state._render_bf16() is True
+        assert vr._render_bf16(state) is True
         low = state.render((26, 34), [0.0, 0.5])
     assert 0 < (low - ref).abs().max() < 1e-2

@@ -10,6 +10,7 @@ from videoinr.data.frames import read_image
 from videoinr.data.imresize import degrade
 from videoinr.models import CONFIGS, VideoINR, make_grid
 from videoinr.models.prior import pair_flows, prior_at_t
+from videoinr.models.sampling import _bilinear
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +66,13 @@ def test_flows_are_prior_plus_temporal_inr(prior_model, real_pair):
     t = torch.full(coords.shape[:2], 0.3)
     with torch.no_grad():
         on_state = prior_model.encode(f0, f1)
-        prior = on_state.grid.bilinear(on_state.prior, coords)
+        prior = _bilinear(on_state.prior, coords, "border")
         torch.testing.assert_close(on_state.flows(coords, t), off.encode(f0, f1).flows(coords, t)
                                    + prior_at_t(prior, t), atol=1e-5, rtol=0)
         zeroed = VideoINR(CONFIGS["lite"]).eval()
         zeroed.load_state_dict(prior_model.state_dict())
-        zeroed.temporal.out.weight.zero_()
-        zeroed.temporal.out.bias.zero_()
+        zeroed.inr.temporal.out.weight.zero_()
+        zeroed.inr.temporal.out.bias.zero_()
         torch.testing.assert_close(zeroed.encode(f0, f1).flows(coords, t), prior_at_t(prior, t), atol=1e-6, rtol=0)
     # the prior really moves: about (-0.9, +0.6) LR px to frame 0 at t = 0.3 for a (+3, -2) shift
     med = prior_at_t(prior, t)[0].median(0).values

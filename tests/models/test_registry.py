@@ -87,7 +87,7 @@ def test_grow_weights_widens_the_implicit_functions(pair):
                               decoder_hidden=tuple(w + 4 for w in c.decoder_hidden))
     torch.manual_seed(0)
     big = grow_weights(PRETRAINED["lite"], cfg).eval()
-    assert big.spatial.out.out_features == c.hr_dim + 8
+    assert big.inr.spatial.out.out_features == c.hr_dim + 8
     f0, f1 = pair
     with torch.no_grad():
         for exact in (False, True):
@@ -98,9 +98,9 @@ def test_grow_weights_widens_the_implicit_functions(pair):
     big.train()
     big.encode(f0, f1).render((26, 34), [0.3]).mean().backward()
     hr = c.hr_dim
-    assert big.decoder.out.weight.grad[:, c.decoder_hidden[-1]:].abs().sum() > 0  # new decoder units
-    assert big.temporal.first.weight.grad[:, hr : hr + 8].abs().sum() > 0  # new HR-feature channels
-    assert torch.count_nonzero(big.spatial.out.weight[hr:]) > 0  # ... which are computed
+    assert big.inr.decoder.out.weight.grad[:, c.decoder_hidden[-1]:].abs().sum() > 0  # new decoder units
+    assert big.inr.temporal.first.weight.grad[:, hr : hr + 8].abs().sum() > 0  # new HR-feature channels
+    assert torch.count_nonzero(big.inr.spatial.out.weight[hr:]) > 0  # ... which are computed
     with pytest.raises(videoinr.VideoINRError, match="narrows"):
         grow_weights(PRETRAINED["lite"], dataclasses.replace(c, hr_dim=c.hr_dim - 1))
     with pytest.raises(videoinr.VideoINRError, match="number of layers"):

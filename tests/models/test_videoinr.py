@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 import videoinr
 from videoinr.models import CONFIGS, VideoINR, make_grid
+from videoinr.models import render as vr
 from videoinr.models import sampling as vi
 
 
@@ -65,12 +66,12 @@ def test_region_equals_crop_when_flows_reach_outside_the_region(pair):
     torch.manual_seed(0)
     model = videoinr.create_model("lite", pretrained=False)
     with torch.no_grad():
-        model.temporal.out.bias.copy_(torch.tensor([3.0, -2.0, -2.5, 1.5]))  # LR pixels: 12 / 8 output pixels
+        model.inr.temporal.out.bias.copy_(torch.tensor([3.0, -2.0, -2.5, 1.5]))  # LR pixels: 12 / 8 output pixels
         state = model.encode(*pair)
         full = state.render((52, 68), [0.2, 0.7])
         part = state.render((52, 68), [0.2, 0.7], region=(20, 15, 17, 9))
         frame = torch.tensor([68.0, 52.0])
-        reach = state._pixel_pass(vi.make_grid((52, 68), (20, 15, 17, 9)), torch.tensor([0.2, 0.7]), frame)[3]
+        reach = vr._pixel_pass(state, vi.make_grid((52, 68), (20, 15, 17, 9)), torch.tensor([0.2, 0.7]), frame)[3]
         # the flows' biases: +3 LR pixels (12 output pixels) in x for flow 1, -2.5 (-10) for flow 2
         torch.testing.assert_close(reach.cpu(), torch.tensor([20.0 - 10, 36 + 12, 15 - 8, 23 + 6]), atol=2.0, rtol=0)
         x0, y0, bw, bh = vi._warp_box(torch.stack([reach, reach + 0.5]), (52, 68))  # two chunks
@@ -92,8 +93,8 @@ def test_warp_render_close_to_exact_render(pair):
         warp = state.render((104, 136), [0.0, 0.5, 1.0])
         exact = state.render((104, 136), [0.0, 0.5, 1.0], exact=True)
         assert (warp - exact).abs().mean() < 0.02
-        model.temporal.out.weight.zero_()
-        model.temporal.out.bias.zero_()  # zero flow (and a zero prior): the warped points are the pixel centres
+        model.inr.temporal.out.weight.zero_()
+        model.inr.temporal.out.bias.zero_()  # zero flow (and a zero prior): the warped points are the pixel centres
         state = model.encode(*smooth, torch.zeros(2, 4, 52, 68))
         torch.testing.assert_close(state.render((30, 40), [0.3]), state.render((30, 40), [0.3], exact=True),
                                    rtol=0, atol=1e-5)
@@ -125,7 +126,7 @@ def test_t_endpoints_reproduce_inputs_at_scale_one_with_skip(pair):
     """With rgb_skip and a zero-output decoder/flows, t=0 and t=1 give the (bicubic-sampled) inputs."""
     model = videoinr.create_model("lite", pretrained=False)
     with torch.no_grad():
-        for mlp in (model.temporal, model.decoder):
+        for mlp in (model.inr.temporal, model.inr.decoder):
             mlp.out.weight.zero_()
             mlp.out.bias.zero_()
         state = model.encode(*pair)

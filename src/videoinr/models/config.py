@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from videoinr.errors import VideoINRError
+from videoinr.models.conventions import CONVENTIONS
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ModelConfig:
     spatial_uses_t: bool = True
     rgb_skip: bool = False
     flow_prior: bool = False
+    conventions: str = "videoinr"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -104,6 +106,9 @@ def check_config_dict(d: object) -> dict:
                 raise VideoINRError(f"{where} must be a list of 1 to {MAX_LAYERS} integers in 1..{MAX_WIDTH}, "
                                     f"got {_show(v)}")
             v = tuple(v)
+        elif k == "conventions":
+            if v not in CONVENTIONS:
+                raise VideoINRError(f"{where} must be one of {', '.join(CONVENTIONS)}, got {_show(v)}")
         elif k == "omega0":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise VideoINRError(f"{where} must be a positive finite number, got {_show(v)}")
@@ -116,6 +121,11 @@ def check_config_dict(d: object) -> dict:
     groups = out.get("groups", ModelConfig.groups)
     if nf % groups:
         raise VideoINRError(f"model config: nf ({nf}) must be a positive multiple of groups ({groups})")
+    if out.get("conventions") == "official":
+        extras = [k for k in ("rgb_skip", "flow_prior") if out.get(k, getattr(ModelConfig, k))]
+        if extras:
+            raise VideoINRError(f"model config: conventions 'official' (the released code) has no "
+                                f"{' or '.join(extras)}; turn {'them' if len(extras) > 1 else 'it'} off")
     return out
 
 

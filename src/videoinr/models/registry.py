@@ -18,7 +18,7 @@ from torch import Tensor
 from videoinr.errors import VideoINRError
 from videoinr.fileio import write_via_temp
 from videoinr.models.config import CONFIGS, ModelConfig, _show
-from videoinr.models.videoinr import VideoINR, siren_inputs
+from videoinr.models.videoinr import InputLayout, VideoINR
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 PRETRAINED = {name: WEIGHTS_DIR / f"{name}.safetensors" for name in CONFIGS}
@@ -49,7 +49,18 @@ def create_model(
     return model.eval()
 
 
-FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors dtype names a weights tensor may have
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+LEGACY_PREFIXES = ("spatial.", "temporal.", "decoder.")  # the SIRENs' keys before they moved under `inr.`
+
+
+def upgrade_key(name: str) -> str:
+    """A state-dict key of a file written by an earlier videoinr (SIRENs at the top level) in today's names."""
+    return "inr." + name if name.startswith(LEGACY_PREFIXES) else name
+
+
+def upgrade_state_dict(state: dict) -> dict:
+    """`upgrade_key` on every key of a state dict."""
+    return {upgrade_key(k): v for k, v in state.items()}  # safetensors dtype names a weights tensor may have
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -112,7 +123,7 @@ def check_weights(path: str | os.PathLike) -> tuple[ModelConfig, dict]:
             found = {}
             for name in f.keys():
                 sl = f.get_slice(name)
-                found[name] = (tuple(sl.get_shape()), sl.get_dtype())
+                found[upgrade_key(name)] = (tuple(sl.get_shape()), sl.get_dtype())
     except (OSError, SafetensorError, ValueError) as e:
         raise VideoINRError(f"cannot read weights file {path}: {_first_line(e)}") from None
     missing = [k for k in expected if k not in found]
@@ -145,7 +156,7 @@ def load_weights(path: str | os.PathLike) -> VideoINR:
         state = load_file(str(path))
     except (OSError, SafetensorError, ValueError) as e:
         raise VideoINRError(f"cannot read weights file {path}: {_first_line(e)}") from None
-    state = {k: v.float() for k, v in state.items()}
+    state = {k: v.float() for k, v in upgrade_state_dict(state).items()}
     for k, v in state.items():
         if not torch.isfinite(v).all():
             raise VideoINRError(f"weights file {path}: tensor {k} holds non-finite values (NaN or inf)")
@@ -207,12 +218,12 @@ def grow_weights(path: str | os.PathLike, cfg: ModelConfig) -> VideoINR:
     state = model.state_dict()
     old = small.state_dict()
     added = {"encoder.feature_extraction": small.cfg.front_blocks, "encoder.recon_trunk": small.cfg.back_blocks}
-    first_cols = {s: (siren_inputs(small.cfg)[s], siren_inputs(cfg)[s]) for s in SIRENS}
+    first_cols = {s: (InputLayout(small.cfg).widths(s), InputLayout(cfg).widths(s)) for s in SIRENS}
     for name, tensor in state.items():
         if name in old:
             if old[name].shape != tensor.shape:
-                siren, _, rest = name.partition(".")
-                if siren not in SIRENS:  # only the implicit functions widen
+                siren, _, rest = name.removeprefix("inr.").partition(".")
+                if not name.startswith("inr.") or siren not in SIRENS:  # only the implicit functions widen
                     raise VideoINRError(f"cannot grow {path} into the config: tensor {name} changes shape "
                                         f"{list(old[name].shape)} -> {list(tensor.shape)}")
                 with torch.no_grad():

@@ -1,8 +1,8 @@
 """Coordinates and sampling for the renderer: pixel grids, LR-grid lookups, and grid_sample as gathers.
 
 Coordinates are normalized with align_corners=False (pixel centre i of a length-N axis is at
-(2i + 1)/N - 1), last dim (x, y). `_Grid` reads the LR-grid maps of a `State` (nearest cell and bilinear),
-`_bicubic` the LR frames (the rgb_skip path), `_hr_bilinear` the HR maps of the whole-frame form over the
+(2i + 1)/N - 1), last dim (x, y). `_bilinear` reads the LR-grid maps of a `State` (`_flat` indexes the
+nearest cell that `conventions.nearest` picks), `_bicubic` the LR frames (the rgb_skip path), `_hr_bilinear` the HR maps of the whole-frame form over the
 box `_warp_box` finds. When compiling, grid_sample is replaced by explicit gathers of pixel rows
 (`_bilinear_gather`, `_bicubic_gather`): the same numbers to float rounding, but inductor fuses them into the
 surrounding loops (its own grid_sample lowering is much slower on CPU).
@@ -31,33 +31,19 @@ def make_grid(size: tuple[int, int], region: tuple[int, int, int, int] | None = 
     return torch.stack((gx, gy), -1).reshape(-1, 2)
 
 
-class _Grid:
-    """Samples LR-grid maps at normalized points (B, N, 2)."""
+def _flat(ix: Tensor, iy: Tensor, h: int, w: int) -> Tensor:
+    """Flat row indices (B*N,) into (B*h*w, C) pixel rows of cells (ix, iy) (B, N) each."""
+    base = torch.arange(ix.shape[0], device=ix.device).view(-1, 1) * (h * w)
+    return (base + iy * w + ix).reshape(-1)
 
-    def __init__(self, batch: int, h: int, w: int) -> None:
-        self.b, self.h, self.w = batch, h, w
 
-    def _flat(self, iy: Tensor, ix: Tensor) -> Tensor:
-        base = torch.arange(self.b, device=ix.device).view(-1, 1) * (self.h * self.w)
-        return (base + iy * self.w + ix).reshape(-1)
-
-    def nearest(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Flat indices (B*N,) of the LR cell holding each point and the offset to its centre in
-        half-cells (B, N, 2), in [-1, 1] inside the cell."""
-        ix = torch.floor((x[..., 0] + 1) * (self.w / 2)).long().clamp_(0, self.w - 1)
-        iy = torch.floor((x[..., 1] + 1) * (self.h / 2)).long().clamp_(0, self.h - 1)
-        cx = (2 * ix + 1).to(x.dtype) / self.w - 1
-        cy = (2 * iy + 1).to(x.dtype) / self.h - 1
-        rel = torch.stack(((x[..., 0] - cx) * self.w, (x[..., 1] - cy) * self.h), -1)
-        return self._flat(iy, ix), rel
-
-    @staticmethod
-    def bilinear(maps: Tensor, x: Tensor) -> Tensor:
-        """Bilinear samples (B, N, C) of `maps` (B, C, h, w) at points x (B, N, 2), border padding."""
-        if torch.compiler.is_compiling():
-            return _bilinear_gather(maps, x)
-        out = F.grid_sample(maps, x.unsqueeze(1), mode="bilinear", padding_mode="border", align_corners=False)
-        return out[:, :, 0].transpose(1, 2)
+def _bilinear(maps: Tensor, x: Tensor, padding: str) -> Tensor:
+    """Bilinear samples (B, N, C) of maps (B, C, h, w) at normalized points x (B, N, 2), align_corners=False,
+    'border' or 'zeros' padding (gathers when compiling)."""
+    if torch.compiler.is_compiling():
+        return _bilinear_gather(maps, x, padding)
+    out = F.grid_sample(maps, x.unsqueeze(1), mode="bilinear", padding_mode=padding, align_corners=False)
+    return out[:, :, 0].transpose(1, 2)
 
 
 def _warp_box(reach: Tensor, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -74,14 +60,20 @@ def _warp_box(reach: Tensor, size: tuple[int, int]) -> tuple[int, int, int, int]
     return x0, y0, bw, bh
 
 
-def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor) -> Tensor:
+def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor, zeros: bool = False) -> Tensor:
     """Bilinear samples (B, N, C) at normalized points x (B, N, 2) of an HR map (B, bh, bw, C) whose pixel
     (0, 0) is output pixel (origin[0], origin[1]) of a frame of origin[2] x origin[3] (width x height)
-    pixels; border padding at the frame's edges (the map covers every pixel the points read)."""
+    pixels; border (or zeros) padding at the frame's edges (the map covers every frame pixel the points
+    read, so outside the map is outside the frame)."""
     b, bh, bw, c = maps.shape
+    rows = maps.reshape(b * bh * bw, c)
+    if zeros:
+        ix = _unnormalize(x[..., 0], origin[2]) - origin[0]
+        iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
+        return _bilinear_zeros(rows, ix, iy, b, bh, bw)
     ix = (_unnormalize(x[..., 0], origin[2]).clamp(min=0) - origin[0]).clamp(0, bw - 1)
     iy = (_unnormalize(x[..., 1], origin[3]).clamp(min=0) - origin[1]).clamp(0, bh - 1)
-    return _bilinear_at(maps.reshape(b * bh * bw, c), ix, iy, b, bh, bw)
+    return _bilinear_at(rows, ix, iy, b, bh, bw)
 
 
 def _bicubic(img: Tensor, x: Tensor) -> Tensor:
@@ -105,9 +97,11 @@ def _unnormalize(x: Tensor, size: int) -> Tensor:
     return ((x + 1) * size - 1) / 2
 
 
-def _bilinear_gather(maps: Tensor, x: Tensor) -> Tensor:
-    """`F.grid_sample(maps, x, 'bilinear', 'border', align_corners=False)` as (B, N, C) by gathers."""
+def _bilinear_gather(maps: Tensor, x: Tensor, padding: str = "border") -> Tensor:
+    """`F.grid_sample(maps, x, 'bilinear', padding, align_corners=False)` as (B, N, C) by gathers."""
     b, _, h, w = maps.shape
+    if padding == "zeros":
+        return _bilinear_zeros(_rows(maps), _unnormalize(x[..., 0], w), _unnormalize(x[..., 1], h), b, h, w)
     ix = _unnormalize(x[..., 0], w).clamp(0, w - 1)
     iy = _unnormalize(x[..., 1], h).clamp(0, h - 1)
     return _bilinear_at(_rows(maps), ix, iy, b, h, w)
@@ -125,6 +119,24 @@ def _bilinear_at(rows: Tensor, ix: Tensor, iy: Tensor, b: int, h: int, w: int) -
     top = rows[y0 + x0] * (1 - fx) + rows[y0 + x1] * fx
     bottom = rows[y1 + x0] * (1 - fx) + rows[y1 + x1] * fx
     return top * (1 - fy) + bottom * fy
+
+
+def _bilinear_zeros(rows: Tensor, ix: Tensor, iy: Tensor, b: int, h: int, w: int) -> Tensor:
+    """Bilinear samples (B, N, C) of pixel rows (B*h*w, C) at pixel coordinates ix, iy (B, N), taps outside
+    [0, w-1] x [0, h-1] reading zero."""
+    x0, y0 = ix.floor(), iy.floor()
+    fx, fy = ix - x0, iy - y0
+    x0, y0 = x0.long(), y0.long()
+    base = torch.arange(b, device=ix.device).view(-1, 1) * (h * w)
+    out = 0
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        yy = y0 + dy
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            xx = x0 + dx
+            inside = ((xx >= 0) & (xx < w) & (yy >= 0) & (yy < h)).to(rows.dtype)
+            idx = base + yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)
+            out = out + rows[idx] * (wx * wy * inside).unsqueeze(-1)
+    return out
 
 
 def _cubic_weights(t: Tensor) -> list[Tensor]:

@@ -1,22 +1,25 @@
-"""VideoINR: encode a frame pair once, then decode any space-time coordinate to RGB.
+"""VideoINR (Chen et al., CVPR 2022), the reference model: the paper's equations, written to be read.
 
-Coordinates are normalized with align_corners=False (pixel centre i of a length-N axis is at
-(2i + 1)/N - 1), last dim (x, y). The continuous representation is the paper's per-coordinate form
-(Eq. 5-6): for a query (x, t)
-    h(x)      = SpatialINR(nearest LR feature and pixels, offset to that cell [, t])
-    f1, f2    = TemporalINR(h(x), bilinear LR feature and pixels at x, offset, t)      (LR pixels)
-    x_k       = x + f_k
-    rgb       = Decoder([h(x_k), bilinear LR feature and pixels at x_k] for k = 1, 2, t)
-so every point is independent: chunked, region and full renders agree, and training on random points or on
-whole patches runs the same code. `flow_prior` configs add classical optical flow (OpenCV DIS between the two
-LR frames, both directions, computed once in `encode` and kept in the State) to f1, f2: f1 = t F_10(x) + c1,
-f2 = (1 - t) F_01(x) + c2 with TemporalINR predicting the corrections c1, c2 (`models/prior.py`). The first
-layer of each SIREN is linear in its LR-grid inputs, so that product is computed once per pair at LR
-resolution and sampled (`VideoINR._project`): per output point only the small MLP layers remain.
+    encode(I0, I1), once per frame pair:
+        F       = Encoder(I0, I1)     LR features at t = 0, 1/2, 1: (B, 3 nf, h, w) (Zooming SlowMo, `encoder.py`)
+    reference_query(x, t), any point x and time t in [0, 1]:
+        h(x)    = SpatialINR(F, I at the LR cell of x, offset of x in that cell [, t])       Sec. 3.1, Eq. 2
+        f0, f1  = TemporalINR(h(x), F, I at x, offset, t)                                   Sec. 3.2, Eq. 4
+        x_k     = x + f_k                    (k = 0, 1: towards frame 0 and frame 1)         Sec. 3.3, Eq. 5
+        rgb     = Decoder(h(x_0), F, I at x_0, h(x_1), F, I at x_1, t)                     Sec. 3.4, Eq. 6
+    reference_render(size, t), whole frames (Sec. 3.5): h is computed once on the output pixel grid, and the
+        decoder reads it at x_k by bilinear sampling of that HR map instead of running SpatialINR again.
 
-This file holds the network and `encode`; what it returns, the `State` that answers `query` and renders
-frames (and the paper's whole-frame form), is in `models/state.py`; point sampling and coordinate grids are
-in `models/sampling.py`; the torch.compile path of large renders is in `models/compile.py`.
+"F, I at x" is the LR feature and both LR frames' pixels there: the nearest cell's for SpatialINR, bilinear
+samples elsewhere (the multi-scale aggregation of Sec. 3.4). The three INRs are SIRENs (`siren.py`) owned by
+`ImplicitDecoder`; `InputLayout` names the column blocks of their inputs, the one definition of that order.
+Where the conventions (`conventions.py`: `videoinr`, ours, or `official`, the released code's) differ, the
+difference is a property of the pair's `Geometry` or a marked branch here. `flow_prior` configs add classical
+optical flow to f_k (`prior.py`); `rgb_skip` configs add a warped blend of the LR frames (`ModelConfig`).
+
+This file is the reference: plain, float32, differentiable, slow. What the commands run is the fast renderer
+(`render.py`: LR-grid projections, chunks, regions, compile, bf16) behind `State.render` / `State.query`,
+tested equal to `reference_render` / `reference_query` (tests/models/test_reference.py).
 """
 from __future__ import annotations
 
@@ -28,49 +31,89 @@ from torch import Tensor, nn
 
 from videoinr.errors import VideoINRError
 from videoinr.models.config import ModelConfig
+from videoinr.models.conventions import HR_FRAMES_SCALE, Geometry, padded_size
 from videoinr.models.encoder import ZoomingSlowMoEncoder
-from videoinr.models.prior import pair_flows
+from videoinr.models.prior import pair_flows, prior_at_t
 from videoinr.models.siren import Siren
-from videoinr.models.state import State, _fp32
-
-PAD_MULTIPLE = 4  # two stride-2 pyramid levels
+from videoinr.models.state import State
 
 
-def siren_inputs(cfg: ModelConfig) -> dict[str, list[int]]:
-    """Widths of the column blocks of each SIREN's first-layer input (lr = LR feature of 3 time steps + both
-    LR frames' pixels = 3 nf + 6, hr = hr_dim):
-      spatial:  [lr | rel(2) (+ t(1) if spatial_uses_t)]
-      temporal: [hr | lr + rel(2) + t(1)]
-      decoder:  [hr1 | lr1 | hr2 | lr2 + t(1)]"""
-    lr, hr = 3 * cfg.nf + 6, cfg.hr_dim
-    return {"spatial": [lr, 2 + int(cfg.spatial_uses_t)], "temporal": [hr, lr + 3], "decoder": [hr, lr, hr, lr + 1]}
+class InputLayout:
+    """The named column blocks of each SIREN's first-layer input, in order (widths from the config):
+        spatial:  feat | rgb | rel (| t, if spatial_uses_t)
+        temporal: hr | feat | rgb | rel | t
+        decoder:  hr0 | feat0 | rgb0 | hr1 | feat1 | rgb1 | t
+    feat: LR feature (3 nf), rgb: both frames' pixels (6), rel: offset in the LR cell (x, y) in half-cells,
+    hr: HR feature (hr_dim), t: time; 0 / 1: read at the warped point towards frame 0 / frame 1."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        f, hr, t = 3 * cfg.nf, cfg.hr_dim, (("t", 1),)
+        self.blocks: dict[str, tuple[tuple[str, int], ...]] = {
+            "spatial": (("feat", f), ("rgb", 6), ("rel", 2)) + (t if cfg.spatial_uses_t else ()),
+            "temporal": (("hr", hr), ("feat", f), ("rgb", 6), ("rel", 2)) + t,
+            "decoder": (("hr0", hr), ("feat0", f), ("rgb0", 6), ("hr1", hr), ("feat1", f), ("rgb1", 6)) + t,
+        }
+
+    def widths(self, siren: str) -> list[int]:
+        return [w for _, w in self.blocks[siren]]
+
+    def names(self, siren: str) -> list[str]:
+        return [n for n, _ in self.blocks[siren]]
+
+    def columns(self, siren: str, first: str, last: str | None = None) -> slice:
+        """The columns of blocks first..last (consecutive, in layout order) of a SIREN's input."""
+        names, start = self.names(siren), [0]
+        for w in self.widths(siren):
+            start.append(start[-1] + w)
+        i, j = names.index(first), names.index(last or first)
+        return slice(start[i], start[j + 1])
+
+    def cat(self, siren: str, **parts: Tensor) -> Tensor:
+        """The SIREN's input (..., width) from its blocks given by name, each (..., block width)."""
+        if sorted(parts) != sorted(self.names(siren)):
+            raise ValueError(f"{siren} input needs blocks {self.names(siren)}, got {sorted(parts)}")
+        return torch.cat([parts[name] for name in self.names(siren)], -1)
+
+
+class ImplicitDecoder(nn.Module):
+    """The three implicit functions: SpatialINR (-> HR feature), TemporalINR (-> two flows, (x, y) each, to
+    frame 0 and frame 1), Decoder (-> RGB, + a blend logit for rgb_skip configs)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.layout = InputLayout(cfg)
+        width = lambda s: sum(self.layout.widths(s))  # noqa: E731
+        self.spatial = Siren(width("spatial"), cfg.spatial_hidden, cfg.hr_dim, cfg.omega0)
+        self.temporal = Siren(width("temporal"), cfg.temporal_hidden, 4, cfg.omega0)
+        self.decoder = Siren(width("decoder"), cfg.decoder_hidden, 4 if cfg.rgb_skip else 3, cfg.omega0)
+        if cfg.conventions == "official":  # the released TemporalINR has no cell-offset input
+            with torch.no_grad():
+                self.temporal.first.weight[:, self.layout.columns("temporal", "rel")] = 0.0
 
 
 class VideoINR(nn.Module):
-    """Encoder + SpatialINR + TemporalINR + decoder. See the module docstring for the data flow."""
+    """Encoder + ImplicitDecoder (see the module docstring)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        # (pixel, t) points per chunk when rendering: bounds peak memory; large enough for long kernels
-        # (docs/MEASUREMENTS.md)
+        # render chunk: (pixel, t) points per call, bounds peak memory (docs/MEASUREMENTS.md)
         self.max_query_points = 1 << 16
-        # numeric switches, set by the caller's policy (videoinr.runtime); off: float32, eager
+        # numeric switches of the fast renderer, set by the caller's policy (videoinr.runtime); off: float32, eager
         self.compile_render = False  # render through torch.compile (inference only; eager under autograd)
         self.encode_bf16 = False  # the encoder under bf16 autocast
         self.render_bf16 = False  # the renderer's per-point GEMMs in bf16
-        self.lr_dim = 3 * cfg.nf + 6  # LR feature (3 time steps) + both LR frames' pixels
         self.encoder = ZoomingSlowMoEncoder(cfg.nf, cfg.groups, cfg.front_blocks, cfg.back_blocks, cfg.convlstm)
-        inputs = {name: sum(blocks) for name, blocks in siren_inputs(cfg).items()}  # first-layer columns
-        self.spatial = Siren(inputs["spatial"], cfg.spatial_hidden, cfg.hr_dim, cfg.omega0)
-        self.temporal = Siren(inputs["temporal"], cfg.temporal_hidden, 4, cfg.omega0)
-        out_dim = 4 if cfg.rgb_skip else 3
-        self.decoder = Siren(inputs["decoder"], cfg.decoder_hidden, out_dim, cfg.omega0)
-        self.encoder.to(memory_format=torch.channels_last)
+        self.encoder.to(memory_format=torch.channels_last)  # faster CPU convolutions
+        self.inr = ImplicitDecoder(cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
 
     # ------------------------------------------------------------------ encode
-    def encode(self, frame0: Tensor, frame1: Tensor, flows: Tensor | None = None) -> "State":
-        """Encode a pair of frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a renderable State.
+    def encode(self, frame0: Tensor, frame1: Tensor, flows: Tensor | None = None) -> State:
+        """Encode frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a `State` that answers queries.
 
         flow_prior configs: `flows` (B, 4, h, w) = [F_01 | F_10] in LR pixels (`prior.pair_flows`) when
         already known (training computes them on whole frames, then crops); None computes them here (DIS on
@@ -86,37 +129,146 @@ class VideoINR(nn.Module):
             if flows.shape != (b, 4, h, w):
                 raise VideoINRError(f"encode: flows must be (B, 4, h, w) = {(b, 4, h, w)}, got {tuple(flows.shape)}")
             prior = flows.detach().float().to(frame0.device).contiguous(memory_format=torch.channels_last)
-        ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
-        pad = lambda f: F.pad(f, (0, pw, 0, ph), mode="replicate") if ph or pw else f  # noqa: E731
-        cl = torch.channels_last  # the encoder's weights are channels-last too (faster CPU convs)
+        official = self.cfg.conventions == "official"
+        hp, wp = padded_size(h, w)
+        mode = "constant" if official else "replicate"  # official: zero padding, and the decoder reads it
+        pad = (lambda f: F.pad(f, (0, wp - w, 0, hp - h), mode=mode)) if (hp, wp) != (h, w) else (lambda f: f)
+        cl = torch.channels_last
         bf16 = torch.autocast(frame0.device.type, dtype=torch.bfloat16) if self.encode_bf16 else contextlib.nullcontext()
         with bf16:  # the only part that may run in bf16
             feat = self.encoder(pad(frame0).contiguous(memory_format=cl), pad(frame1).contiguous(memory_format=cl))
-        feat = feat[:, :, :h, :w]
         with _fp32(feat):
             frames = torch.cat([frame0, frame1], 1).float()
-            lr = torch.cat([feat.float(), frames], 1).permute(0, 2, 3, 1).reshape(b * h * w, self.lr_dim)
-            # channels-last: pixel rows for the gathers of the compiled renderer, a view for grid_sample
-            frames = frames.contiguous(memory_format=torch.channels_last)
-            return State(self, self._project(lr, b, h, w), frames, prior)
+            hr_frames = None
+            if official:
+                frames = pad(frames)
+                hr_frames = F.interpolate(frames, scale_factor=HR_FRAMES_SCALE, mode="bilinear", align_corners=False)
+            else:
+                feat = feat[:, :, :h, :w]
+            geometry = Geometry(official, (h, w), (int(frames.shape[2]), int(frames.shape[3])))
+            return State(self, feat.float().contiguous(memory_format=cl), frames.contiguous(memory_format=cl),
+                         geometry, prior, hr_frames)
 
-    def _project(self, lr: Tensor, b: int, h: int, w: int) -> dict[str, Tensor]:
-        """First-layer pre-activations (times omega0, biases folded in) of the LR-grid inputs: the
-        nearest-sampled `spatial` map as (B*h*w, C) rows, the bilinear-sampled ones as (B, C, h, w)."""
-        d, hr = self.lr_dim, self.cfg.hr_dim
-        s, t, dec = self.spatial.first, self.temporal.first, self.decoder.first
-        weight = torch.cat([s.weight[:, :d], t.weight[:, hr : hr + d],
-                            dec.weight[:, hr : hr + d], dec.weight[:, 2 * hr + d : 2 * hr + 2 * d]])
-        bias = torch.cat([s.bias, t.bias, dec.bias, torch.zeros_like(dec.bias)])
-        maps = torch.addmm(bias, lr, weight.t()).mul_(self.cfg.omega0)
-        names = ("spatial", "temporal", "decoder1", "decoder2")
-        widths = (s.out_features, t.out_features, dec.out_features, dec.out_features)
-        out = dict(zip(names, torch.split(maps, widths, dim=1)))
-        out["spatial"] = out["spatial"].contiguous()
-        for name in names[1:]:  # bilinear-sampled maps: (B, C, h, w), channels-last memory (rows of C)
-            out[name] = out[name].reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
-        return out
+    # ------------------------------------------------------------------ the reference decoding
+    def reference_query(self, state: State, coords: Tensor, t: Tensor | float,
+                        size: tuple[int, int] | None = None) -> Tensor:
+        """RGB (B, N, 3), not clamped, at points coords (B, N, 2) ((x, y), normalized over the input frames)
+        and times t (B, N) or a float, by the per-point form (Eq. 2-6).
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
+        `official` models read h(x_k) from the HR map of an output pixel grid, as the released code does:
+        pass the (H, W) of the output the points belong to."""
+        t = _times(coords, t)
+        g = state.geometry
+        x = g.to_grid(coords.float())
+        h = self._spatial(state, x, t)
+        flow = self._flows(state, x, h, t)
+        if not g.official:
+            x0, x1 = g.warp(x, flow, g.grid)
+            reads = [self._lr_reads(state, xk, self._spatial(state, xk, t)) for xk in (x0, x1)]
+            return self._decode(state, reads, x0, x1, t)
+        if size is None:
+            raise VideoINRError("conventions 'official': query needs size=(H, W), the output its points belong to")
+        grid = g.output_grid(size)
+        x0, x1 = g.warp(x, flow, grid)
+        h0 = h1 = torch.zeros_like(h)
+        for tv in torch.unique(t).tolist():  # one HR map per time
+            hr = self._hr_map(state, grid, tv)
+            now = (t == tv).unsqueeze(-1)
+            h0 = torch.where(now, _sample(hr, x0, "zeros"), h0)
+            h1 = torch.where(now, _sample(hr, x1, "zeros"), h1)
+        return self._decode(state, [self._lr_reads(state, x0, h0), self._lr_reads(state, x1, h1)], x0, x1, t)
+
+    def reference_render(self, state: State, size: tuple[int, int], t: list[float]) -> Tensor:
+        """Frames (B, T, 3, H, W) of an (H, W) = size output at times t, by the frame form (Sec. 3.5): h on
+        the output pixel grid, read at the warped points by bilinear sampling; in [0, 1] (`videoinr`) or not
+        clamped (`official`)."""
+        g = state.geometry
+        grid = g.output_grid(size)  # official: the padded frame's pixel grid
+        b = state.frames.shape[0]
+        x = g.pixel_points(grid, device=state.frames.device).expand(b, -1, -1)
+        frames = []
+        for tv in [float(v) for v in t]:
+            tt = x.new_full(x.shape[:2], tv)
+            hr = self._hr_map(state, grid, tv)  # (B, hr_dim, H', W')
+            h = hr.flatten(2).transpose(1, 2)
+            x0, x1 = g.warp(x, self._flows(state, x, h, tt), grid)
+            if g.official:  # the HR feature from the map; F and I sampled at x_k themselves
+                reads = [self._lr_reads(state, xk, _sample(hr, xk, "zeros")) for xk in (x0, x1)]
+            else:  # one HR map of all the decoder reads (h, F and I at each pixel), warped as a whole
+                full = torch.cat([h, *self._lr_reads(state, x, h)[1:]], -1)
+                full = full.transpose(1, 2).reshape(b, -1, *grid)
+                widths = (self.cfg.hr_dim, 3 * self.cfg.nf, 6)
+                reads = [torch.split(_sample(full, xk, "border"), widths, -1) for xk in (x0, x1)]
+            frames.append(self._decode(state, reads, x0, x1, tt).transpose(1, 2).reshape(b, 3, *grid))
+        out = torch.stack(frames, 1)[..., : size[0], : size[1]]  # official: the real content of the padded grid
+        return out if g.official else out.clamp(0, 1)
+
+    def _spatial(self, state: State, x: Tensor, t: Tensor) -> Tensor:
+        """h (B, N, hr_dim) at grid points x (B, N, 2), times t (B, N) (Eq. 2)."""
+        ix, iy, rel = state.geometry.nearest(x)
+        parts = {"feat": _cell(state.feat, ix, iy), "rgb": _cell(state.frames, ix, iy), "rel": rel}
+        if self.cfg.spatial_uses_t:
+            parts["t"] = t.unsqueeze(-1)
+        return self.inr.spatial(self.inr.layout.cat("spatial", **parts))
+
+    def _hr_map(self, state: State, grid: tuple[int, int], t: float) -> Tensor:
+        """h on the pixel centres of an output grid (H', W') at time t: (B, hr_dim, H', W') (Sec. 3.5)."""
+        b = state.frames.shape[0]
+        x = state.geometry.pixel_points(grid, device=state.frames.device).expand(b, -1, -1)
+        h = self._spatial(state, x, x.new_full(x.shape[:2], t))
+        return h.transpose(1, 2).reshape(b, -1, *grid)
+
+    def _lr_reads(self, state: State, x: Tensor, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(h, F, I) at grid points x: the HR feature given, the LR feature and the frames sampled bilinearly
+        (`official`: I from the x4 upsampled frames)."""
+        pad = state.geometry.padding
+        rgb = state.frames if state.hr_frames is None else state.hr_frames
+        return h, _sample(state.feat, x, pad), _sample(rgb, x, pad)
+
+    def _flows(self, state: State, x: Tensor, h: Tensor, t: Tensor) -> Tensor:
+        """The flows (B, N, 4) = [to frame 0 | to frame 1], (x, y) each, at grid points x with HR feature h
+        there, times t (Eq. 4; + the classical prior's linear motion for flow_prior configs)."""
+        _, feat, rgb = self._lr_reads(state, x, h)
+        rel = state.geometry.nearest(x)[2]
+        flow = self.inr.temporal(self.inr.layout.cat("temporal", hr=h, feat=feat, rgb=rgb, rel=rel, t=t.unsqueeze(-1)))
+        if state.prior is not None:
+            flow = flow + prior_at_t(_sample(state.prior, x, "border"), t)
+        return flow
+
+    def _decode(self, state: State, reads: list, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
+        """RGB (B, N, 3) from the (h, F, I) read at both warped points x0, x1 and t (Eq. 6). rgb_skip configs
+        add the LR frames sampled there (bicubic), blended by t and the decoder's logit."""
+        (h0, f0, i0), (h1, f1, i1) = reads
+        z = self.inr.layout.cat("decoder", hr0=h0, feat0=f0, rgb0=i0, hr1=h1, feat1=f1, rgb1=i1, t=t.unsqueeze(-1))
+        out = self.inr.decoder(z)
+        if not self.cfg.rgb_skip:
+            return out
+        a, b = _sample(state.frames[:, :3], x0, "border", "bicubic"), _sample(state.frames[:, 3:], x1, "border", "bicubic")
+        tc = t.unsqueeze(-1).clamp(1e-3, 1 - 1e-3)
+        alpha = torch.sigmoid(torch.log(tc / (1 - tc)) + out[..., 3:])
+        return out[..., :3] + a + (b - a) * alpha
+
+
+def _times(coords: Tensor, t: Tensor | float) -> Tensor:
+    """t as (B, N) float32 for points coords (B, N, 2)."""
+    if not torch.is_tensor(t):
+        t = coords.new_full(coords.shape[:2], float(t))
+    return t.to(torch.float32).expand(coords.shape[:2])
+
+
+def _cell(maps: Tensor, ix: Tensor, iy: Tensor) -> Tensor:
+    """The values (B, N, C) of maps (B, C, h, w) at LR cells (ix, iy) (B, N) each."""
+    batch = torch.arange(maps.shape[0], device=maps.device).unsqueeze(1)
+    return maps.permute(0, 2, 3, 1)[batch, iy, ix]
+
+
+def _sample(maps: Tensor, x: Tensor, padding: str, mode: str = "bilinear") -> Tensor:
+    """Samples (B, N, C) of maps (B, C, h, w) at normalized points x (B, N, 2), align_corners=False."""
+    out = F.grid_sample(maps, x.unsqueeze(1), mode=mode, padding_mode=padding, align_corners=False)
+    return out[:, :, 0].transpose(1, 2)
+
+
+def _fp32(ref: Tensor):
+    """Context that turns autocast off: the INR part runs in float32 (sin of omega0-scaled bf16
+    pre-activations loses too much precision); the encoder's convolutions may still use bf16."""
+    return torch.autocast(ref.device.type, enabled=False)

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from videoinr.errors import VideoINRError
 from videoinr.models import VideoINR
-from videoinr.models.registry import grow_weights
+from videoinr.models.registry import grow_weights, upgrade_state_dict
 from videoinr.train.config import TrainConfig
 
 __all__ = ["Optimisation", "autocast", "build_model", "charbonnier"]
@@ -86,7 +86,7 @@ class Optimisation:
         """Load `state_dict()`'s keys from a checkpoint of step `state["step"]`. A new `cosine_period` (a
         resumed run may be given another cycle length) restarts the schedule's bookkeeping on that cycle.
         Raises RuntimeError/ValueError/KeyError when the state does not fit this model and optimiser."""
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(upgrade_state_dict(state["model"]))
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         if self.sched.T_0 != cosine_period:
