@@ -107,6 +107,27 @@ def png16(p: Path) -> None:
     cv2.imwrite(str(p), np.full((LR[1], LR[0], 3), 40000, np.uint16))
 
 
+def huge_png(p: Path, w: int = 100_000, h: int = 100_000) -> None:
+    """A valid 4x4 PNG whose header (IHDR, CRC fixed) declares w x h pixels: a decompression bomb's shape."""
+    import struct
+    import zlib
+
+    _, png = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))
+    d = bytearray(png.tobytes())
+    d[16:24] = struct.pack(">II", w, h)
+    d[29:33] = struct.pack(">I", zlib.crc32(bytes(d[12:29])))
+    p.write_bytes(bytes(d))
+
+
+def with_system_files(p: Path) -> None:
+    """What file managers leave in a folder of frames (issue 26 #4): all ignored, with a note."""
+    d = p.parent
+    (d / "._f0.png").write_bytes(b"\x00\x05\x16\x07AppleDouble")
+    (d / ".hidden.png").write_bytes(b"")
+    (d / "Thumbs.db").write_bytes(os.urandom(64))
+    (d / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+
+
 # ------------------------------------------------------------------------------------------ the table
 # name -> (make(d, frames, weights) -> (input, extra args), expected): expected is "error: <substring>"
 # or ("ok", frames out, (W, H) out). "OUT" in the extra args stands for the output path d/out.mp4.
@@ -142,7 +163,33 @@ CASES = {
     # absurd options
     "zero_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "0"), "error: positive"),
     "negative_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "-2"), "error: positive"),
-    "absurd_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "100000"), "error: memory limit"),
+    "absurd_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "10000"), "error: memory limit"),
+    # issue 26: sizes and counts bounded before anything is allocated (#12, #2), typos refused (#5)
+    "huge_png_header": (_in(lambda d, f, w: folder(d, f[:3], edit=huge_png)), "error: header declares 100000x100000"),
+    "scale_1e308": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "1e308"), "error: the largest output frame"),
+    "scale_over_max_side": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "100000"),
+                            "error: the largest output frame"),
+    "size_overflow": (_in(lambda d, f, w: folder(d, f[:2]), "--size", "9" * 30 + "x-1"),
+                      "error: the largest output frame"),
+    "size_aspect_overflow": (_in(lambda d, f, w: folder(d, f[:2]), "--size", "-1x1000000"),
+                             "error: over 1048576 pixels"),
+    "time_scale_1e9": (_in(lambda d, f, w: folder(d, f[:2]), "--time-scale", "1000000000"),
+                       "error: over the limit of"),
+    "time_scale_total": (_in(lambda d, f, w: folder(d, f[:3]), "--time-scale", "3000000"), "error: 6,000,001 output"),
+    "fps_total": (_in(lambda d, f, w: folder(d, f[:3]), "--fps", "10000", "--input-fps", "0.001"),
+                  "error: over the limit of"),
+    "max_memory_over_machine": (_in(lambda d, f, w: folder(d, f[:2]), "--max-memory", "100000T"),
+                                "error: more than the"),
+    "times_empty_item": (_in(lambda d, f, w: folder(d, f[:2]), "--times", "0,,1"), "error: item 2 is empty"),
+    "times_trailing_comma": (_in(lambda d, f, w: folder(d, f[:2]), "--times", "0,1,"), "error: item 3 is empty"),
+    "fullwidth_size": (_in(lambda d, f, w: folder(d, f[:2]), "--size", "\uff19\uff16x\uff16\uff14"),
+                       "error: ASCII digits"),
+    "fullwidth_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "\uff12"), "error: ASCII digits"),
+    "fullwidth_time_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--time-scale", "\uff12"), "error: ASCII digits"),
+    "fullwidth_fps": (_in(lambda d, f, w: folder(d, f[:2]), "--fps", "\uff16\uff10"), "error: ASCII digits"),
+    "fullwidth_region": (_in(lambda d, f, w: folder(d, f[:2]), "--region", "0,0,\uff11,1"), "error: ASCII digits"),
+    "crf_typo": (_in(lambda d, f, w: folder(d, f[:2]), "--crf", "1.2.3"), "error: --crf"),
+    "max_time_typo": (_in(lambda d, f, w: folder(d, f[:2]), "--max-time", "1.2.3h"), "error: --max-time"),
     "bad_size": (_in(lambda d, f, w: folder(d, f[:2]), "--size", "0x-1"), "error: --size"),
     "scale_and_size": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "2", "--size", "96x64"),
                        "error: argument --size: not allowed with argument --scale"),
@@ -160,6 +207,12 @@ CASES = {
     "output_contains_input": (_in(lambda d, f, w: folder(d, f[:2]), "-o", ".", "--force"),
                               "error: contains the input"),
     "output_symlink_loop": (lambda d, f, w: (folder(d, f[:2]), ["-o", str(_loop(d, f, w))]), "error: symlink loop"),
+    "output_broken_symlink": (lambda d, f, w: (folder(d, f[:2]), ["-o", str(symlink(d, "o.mp4", "gone.mp4"))]),
+                              "error: broken symlink"),
+    "output_broken_symlink_force": (lambda d, f, w: (folder(d, f[:2]), ["-o", str(symlink(
+        d, "o.mp4", "gone.mp4")), "--force"]), "error: broken symlink"),
+    "output_symlink_to_file_force": (lambda d, f, w: (folder(d, f[:2]), ["-o", str(symlink(
+        d, "o.mp4", str(file(d / "mine.mp4", b"mine")))), "--force"]), "error: does not replace links"),
     "output_exists": (lambda d, f, w: (folder(d, f[:2]), ["-o", str(file(d / "out.mp4", b"mine"))]),
                       "error: already exists"),
     "output_name_too_long": (_in(lambda d, f, w: folder(d, f[:2]), "-o", "n" * 300 + ".mp4"), "error: too long"),
@@ -174,6 +227,8 @@ CASES = {
     "weights_other_shapes": (lambda d, f, w: (folder(d, f[:2]), ["--model", str(weights_with(
         d, w, cfg_change(back_blocks=3)))]), "error: does not match"),
     # odd but legal: these must work
+    "system_files_ignored": (_in(lambda d, f, w: folder(d, f[:3], edit=with_system_files), "--scale", "2"),
+                             ("ok", 3, (96, 64))),
     "one_pixel": (_in(lambda d, f, w: folder(d, [x[:1, :1] for x in f[:2]]), "--scale", "2"), ("ok", 2, (2, 2))),
     "odd_size_space_time": (_in(lambda d, f, w: folder(d, [x[:13, :17] for x in f[:3]]), "--scale", "2",
                                 "--time-scale", "2"), ("ok", 5, (34, 26))),

@@ -92,3 +92,22 @@ def test_usage_errors_are_one_line(capsys):
     assert err.startswith("error: videoinr upscale: argument --size") and err.count("\n") == 1
     assert cli.main(["upscale", "in.mp4"]) == 2
     assert "required" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.9])
+def test_ctrl_c_while_modules_import_is_one_line(delay, tmp_path):
+    """Issue 26 #7: Ctrl-C in the first seconds of a command (PyTorch, NumPy, OpenCV, PyAV importing) is the
+    one line `interrupted` and status 130, not a KeyboardInterrupt traceback (or an ImportError from a
+    half-imported extension module); nothing is written."""
+    import signal
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "videoinr"
+    proc = subprocess.Popen([str(exe), "upscale", "example", "-o", str(tmp_path / "o.mp4"), "--scale", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err == "interrupted\n", (proc.returncode, err)
+    assert list(tmp_path.iterdir()) == []

@@ -221,3 +221,26 @@ def test_disk_full_png_output_keeps_frames(small_mkv, tmp_path, monkeypatch, cap
     monkeypatch.undo()
     assert cli.main(_upscale_cli(small_mkv, out, "--resume")) == 0
     assert len(list(out.glob("*.png"))) == 8
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "around"])
+def test_eval_out_inside_data_is_refused_before_work(where, dataset, tmp_path, monkeypatch, capsys) -> None:
+    """Issue 26 #9: `--out` equal to or inside `--data` (or holding it) would write results.json, plots and
+    crops into the dataset, which the next `eval` on it then rejects; refused before any work."""
+    import shutil
+
+    import videoinr.evaluate.cli as ev
+
+    def boom(*a, **k):
+        raise AssertionError("evaluation ran although --out overlaps --data")
+
+    monkeypatch.setattr(ev, "evaluate", boom)
+    data = tmp_path / "ds" / "data"
+    shutil.copytree(dataset, data)
+    out = {"same": data, "inside": data / "seq" / "results", "around": tmp_path / "ds"}[where]
+    before = sorted((p.relative_to(tmp_path), p.stat().st_size) for p in tmp_path.rglob("*"))
+    argv = ["eval", "vid4", "--data", str(data), "--methods", "bicubic-blend", "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--data" in line and ("inside" in line or "contains" in line), line
+    assert sorted((p.relative_to(tmp_path), p.stat().st_size) for p in tmp_path.rglob("*")) == before

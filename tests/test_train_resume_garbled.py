@@ -58,3 +58,66 @@ def test_resume_with_a_garbled_metrics_row(shared_data, tmp_path, capsys):
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if "garbled" in line][0].startswith("warning:")
     assert _steps(metrics) == ["1", "2", "3"]
+
+
+# ------------------------------------------------------------- issue 26 #8: the run folder under faults
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_init_naming_a_fifo_is_one_line_not_a_hang(shared_data, tmp_path, capsys):
+    import os
+
+    from videoinr.cli import main as cli_main
+
+    fifo = tmp_path / "weights.safetensors"
+    os.mkfifo(fifo)
+    path = tiny_config(shared_data, tmp_path)
+    rc = cli_main(["train", "--config", str(path), "--out", str(tmp_path / "run"), f"init={fifo}", "--no-progress"])
+    assert rc == 2 and "FIFO" in _one_line(capsys) and not (tmp_path / "run").exists()
+
+
+def test_metrics_csv_that_is_a_folder_is_refused_before_training(shared_data, tmp_path, capsys, monkeypatch):
+    import videoinr.train.loop as loop
+    from videoinr.cli import main as cli_main
+
+    monkeypatch.setattr(loop, "_Run", None)  # nothing may start
+    out = tmp_path / "run"
+    (out / "metrics.csv").mkdir(parents=True)
+    path = tiny_config(shared_data, tmp_path)
+    rc = cli_main(["train", "--config", str(path), "--out", str(out), "--no-progress"])
+    assert rc == 2 and "metrics.csv" in _one_line(capsys)
+    assert [p.name for p in out.iterdir()] == ["metrics.csv"]
+
+
+def test_disk_full_while_writing_a_checkpoint_is_one_line_and_resume_works(shared_data, tmp_path, capsys,
+                                                                          monkeypatch):
+    import errno
+
+    import videoinr.fileio as fileio
+    from videoinr.cli import main as cli_main
+
+    real = fileio.write_via_temp
+    calls = []
+
+    def full_at_second_checkpoint(path, write, tmp=None):
+        if Path(path).name == "checkpoint.pt":
+            calls.append(path)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+        return real(path, write, tmp)
+
+    path = tiny_config(shared_data, tmp_path)
+    out = tmp_path / "run"
+    argv = ["train", "--config", str(path), "--out", str(out), "--no-progress"]
+    with monkeypatch.context() as m:
+        m.setattr(fileio, "write_via_temp", full_at_second_checkpoint)
+        assert cli_main(argv) == 2
+    line = _one_line(capsys)
+    assert "disk full" in line and "--resume" in line
+    assert not list(out.glob("*.tmp")) and (out / "checkpoint.pt").is_file()
+    assert cli_main([*argv, "--resume"]) == 0
+    assert _steps(out / "metrics.csv") == ["1", "2", "3"]

@@ -200,3 +200,101 @@ def test_too_long_output_name_is_one_error_line(tmp_path, frames, weights, capsy
         rc, err = run_cli([src, "-o", tmp_path / name, "--scale", "2", "--model", weights], capsys)
         assert rc == 2 and "too long" in one_error_line(err)
     assert os.listdir(tmp_path) == ["in.mp4"]
+
+
+# ------------------------------------------------ 6. crash consistency: --resume verifies what it reuses
+def _interrupt_at(monkeypatch, cls, j_stop: int) -> None:
+    """`cls.write` raises KeyboardInterrupt (as Ctrl-C would) when asked for output frame `j_stop`."""
+    orig = cls.write
+
+    def write(self, j, *a, **k):
+        if j == j_stop:
+            raise KeyboardInterrupt
+        return orig(self, j, *a, **k)
+
+    monkeypatch.setattr(cls, "write", write)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "flipped_byte"])
+def test_resume_redoes_a_damaged_frame(tmp_path, frames, weights, capsys, monkeypatch, damage):
+    """Issue 26 #6: a finished frame cut to 0 bytes (power loss after the rename), truncated or changed in
+    the work folder is found by its recorded size/checksum on --resume and rendered again."""
+    from videoinr.pipeline import sinks
+
+    src = write_folder(tmp_path / "in", frames)
+    args = [src, "--scale", "2", "--time-scale", "2", "--model", weights]
+    rc, err = run_cli([*args, "-o", tmp_path / "ref"], capsys)
+    assert rc == 0, err
+    with monkeypatch.context() as m:
+        _interrupt_at(m, sinks.FolderSink, 3)
+        rc, err = run_cli([*args, "-o", tmp_path / "out"], capsys)
+    assert rc == 130 and err.strip().endswith("interrupted"), err
+    work = tmp_path / ".out.videoinr-part"
+    last = work / "000002.png"
+    data = last.read_bytes()
+    last.write_bytes({"empty": b"", "truncated": data[: len(data) // 2],
+                      "flipped_byte": data[:-20] + bytes([data[-20] ^ 1]) + data[-19:]}[damage])
+    rc, err = run_cli([*args, "-o", tmp_path / "out", "--resume"], capsys)
+    assert rc == 0, err
+    assert snapshot(tmp_path / "out") == snapshot(tmp_path / "ref")  # byte-identical, no 0-byte frame
+    assert sorted(os.listdir(tmp_path)) == ["in", "out", "ref"]
+
+
+def test_resume_redoes_a_truncated_segment(tmp_path, frames, weights, capsys, monkeypatch):
+    """Issue 26 #6: a truncated mp4 segment in the work folder used to end the resumed run with an
+    av.error.InvalidDataError traceback; now it is redone and the output equals an uninterrupted run's."""
+    from videoinr.pipeline import sinks
+
+    orig_init = sinks.VideoSink.__init__
+
+    def one_frame_segments(self, *a, **k):
+        orig_init(self, *a, **k)
+        self.segment = 1
+
+    monkeypatch.setattr(sinks.VideoSink, "__init__", one_frame_segments)
+    src = write_video(tmp_path / "in.mp4", frames)
+    args = [src, "--scale", "2", "--model", weights]
+    rc, err = run_cli([*args, "-o", tmp_path / "ref.mp4"], capsys)
+    assert rc == 0, err
+    with monkeypatch.context() as m:
+        _interrupt_at(m, sinks.VideoSink, 2)
+        rc, err = run_cli([*args, "-o", tmp_path / "out.mp4"], capsys)
+    assert rc == 130, err
+    seg = sorted((tmp_path / ".out.mp4.videoinr-part").glob("segment_*"))
+    assert len(seg) == 2
+    data = seg[1].read_bytes()
+    seg[1].write_bytes(data[: len(data) // 2])
+    rc, err = run_cli([*args, "-o", tmp_path / "out.mp4", "--resume"], capsys)
+    assert rc == 0, err
+    assert (tmp_path / "out.mp4").read_bytes() == (tmp_path / "ref.mp4").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["in.mp4", "out.mp4", "ref.mp4"]
+
+
+def test_finished_files_are_fsynced_before_rename_and_folder_after(tmp_path, frames, weights, capsys, monkeypatch):
+    """Issue 26 #6: every finished file (frames here, the job record, the record of finished files) reaches
+    the disk before it is renamed into place, and its folder after."""
+    import videoinr.fileio as fileio
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def replace(a, b):
+        events.append(("replace", str(a), str(b)))
+        return real_replace(a, b)
+
+    monkeypatch.setattr(fileio.os, "fsync", fsync)
+    monkeypatch.setattr(fileio.os, "replace", replace)
+    src = write_folder(tmp_path / "in", frames)
+    rc, err = run_cli([src, "-o", tmp_path / "out", "--scale", "2", "--model", weights], capsys)
+    assert rc == 0, err
+    renames = [i for i, e in enumerate(events) if e[0] == "replace"]
+    frame_renames = [i for i in renames if events[i][2].endswith(".png")]
+    assert len(frame_renames) == 3
+    for i in renames:
+        tmp, dst = events[i][1], events[i][2]
+        assert ("fsync", tmp) in events[:i], f"{tmp} renamed without fsync"
+        assert ("fsync", str(Path(dst).parent)) in events[i + 1:], f"folder of {dst} not fsynced after the rename"

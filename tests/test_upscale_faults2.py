@@ -141,3 +141,31 @@ def test_negative_region_reports_the_real_problem(tmp_path, frames, weights, cap
     assert "--region -5,0,10,10" in line and "X, Y must be >= 0" in line
     assert "expected one argument" not in err
     assert not out.exists()
+
+
+# ------------------------------------------- issue 26 #3: a batch probes every input before rendering any
+def test_batch_reports_every_bad_input_before_rendering(tmp_path, frames, weights, capsys, monkeypatch):
+    """A folder of videos where two have a single frame, at --time-scale 2: both are reported up front,
+    one `error:` line each, and nothing is rendered or written (before, the others were rendered first)."""
+    from videoinr.pipeline import run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    encode(src / "a.mp4", frames[:3])
+    encode(src / "b.mp4", frames[:1])
+    encode(src / "c.mkv", frames[:3])
+    encode(src / "d.mp4", frames[:1])
+    rendered = []
+    monkeypatch.setattr(run, "render_all", lambda *a, **k: rendered.append(a))
+    out = tmp_path / "out"
+    rc, err = run_cli([src, "-o", out, "--time-scale", "2", "--model", weights], capsys)
+    assert rc == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines) and "Traceback" not in err, err
+    assert "b.mp4" in lines[0] and "d.mp4" in lines[1] and all("only 1 frame" in ln for ln in lines)
+    assert not rendered and not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["in"]
+    (src / "d.mp4").unlink()  # one bad input: exactly one line
+    rc, err = run_cli([src, "-o", out, "--time-scale", "2", "--model", weights], capsys)
+    assert rc == 2 and "b.mp4" in one_error_line(err)
+    assert not rendered and sorted(os.listdir(tmp_path)) == ["in"]

@@ -9,6 +9,15 @@ class VideoINRError(Exception):
     """Bad input or impossible request; the message names the file, key or value at fault."""
 
 
+class VideoINRErrors(VideoINRError):
+    """Several user errors found at once (every bad file of a folder of videos): the CLI prints one
+    `error: ...` line for each; `str()` joins them with '; '."""
+
+    def __init__(self, messages) -> None:
+        self.messages = [" ".join(str(m).split()) for m in messages]
+        super().__init__("; ".join(self.messages))
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse whose usage errors are one-line VideoINRErrors (exit status 2 through the CLI); every
     command's parser is one of these."""
@@ -42,3 +51,21 @@ def resolve_path(path: os.PathLike) -> Path:
         raise VideoINRError(f"{path}: symlink loop") from None
     except OSError as e:
         raise VideoINRError(f"{path}: cannot resolve ({e.strerror or e})") from None
+
+
+def require_regular_file(path: os.PathLike, what: str = "file") -> None:
+    """VideoINRError unless `path` is (or links to) a regular file: a folder, FIFO, socket or device would
+    make a reader fail late or block forever (a FIFO opened for reading waits for a writer)."""
+    import stat
+
+    p = Path(path)
+    require_path(p, what)
+    try:
+        mode = p.stat().st_mode
+    except OSError as e:
+        raise VideoINRError(f"{p}: cannot read ({e.strerror or e})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file")
+        raise VideoINRError(f"{p}: is {kind}, not a regular {what}")

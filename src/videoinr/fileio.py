@@ -6,15 +6,23 @@ one, never a torn one. The temporary file is removed when writing it fails. The 
 ``.<name>.tmp<pid><suffix>``, is hidden, unique per process and keeps the extension (for writers that pick a
 format from it); callers with their own clean-up convention pass ``tmp``.
 
+Durability: `publish` is the one way a finished file gets its name: the temporary file is fsynced before the
+rename and its folder after it, so after a crash or power loss a file under its final name is complete (and
+a rename that did not reach the disk leaves the old file or none). Every writer goes through it:
+`write_via_temp`/`atomic_write_bytes` (frames, job records, checkpoints, metrics, reports, weights) and the
+video writer and joiner. `file_digest` gives the (size, SHA-256) that resume records check.
+
 Pixel conversions live in ``videoinr.data.convert`` (they need torch; this module is standard library only).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
+__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "fsync_dir", "file_digest",
+           "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:
@@ -32,35 +40,76 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() gives a new file under the process's umask (read once, at import)
 
 
-def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp: Path | None = None) -> None:
-    """Call ``write(tmp)`` to produce the file at a temporary sibling, then ``os.replace`` it onto `path`
-    with the usual permissions (FILE_MODE: some writers, e.g. safetensors, create files readable by their
-    owner only). On any failure (in `write` or in the rename) the temporary file is removed and the error
-    re-raised."""
-    path = Path(path)
-    tmp = temp_sibling(path) if tmp is None else Path(tmp)
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened (Windows)."""
     try:
-        write(tmp)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems do not sync folders; the rename itself has happened
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Give the finished temporary file `tmp` its final name `path`: fsync it, set the usual permissions
+    (FILE_MODE: some writers, e.g. safetensors, create files readable by their owner only), ``os.replace``
+    it onto `path`, fsync the folder. On failure `tmp` is removed and the error re-raised."""
+    tmp, path = Path(tmp), Path(path)
+    try:
+        _fsync_file(tmp)
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent if str(path.parent) else ".")
+    return path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False,
-                       tmp: Path | None = None) -> None:
-    """Write `data` to `path` atomically (see the module docstring); with `fsync` the data reaches the disk
-    before the rename (for files a crash must not lose, e.g. training checkpoints)."""
+def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp: Path | None = None) -> None:
+    """Call ``write(tmp)`` to produce the file at a temporary sibling, then `publish` it onto `path`. On any
+    failure (in `write`, the fsync or the rename) the temporary file is removed and the error re-raised."""
+    path = Path(path)
+    tmp = temp_sibling(path) if tmp is None else Path(tmp)
+    try:
+        write(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    publish(tmp, path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, tmp: Path | None = None) -> None:
+    """Write `data` to `path` atomically and durably (see the module docstring)."""
 
     def write(t: Path) -> None:
         with open(t, "wb") as f:
             f.write(data)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
 
     write_via_temp(path, write, tmp)
+
+
+def file_digest(path: str | os.PathLike) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex) of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
 
 
 # Video file extensions (lower case, with the dot): one set for every reader (upscale inputs, training sources).

@@ -20,6 +20,8 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "natural_key",
     "list_frames",
+    "is_ignored_name",
+    "ignored_files",
     "read_image",
     "read_frames",
     "check_same_size",
@@ -36,25 +38,63 @@ def natural_key(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", name))
 
 
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
+"""File names (lower case) that file managers leave in folders; never frames or videos."""
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files (``.name``, e.g. the ``._x.png`` macOS leaves on USB drives, ``.DS_Store``) and the
+    SYSTEM_FILES: skipped wherever a folder of frames or videos is listed."""
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
+def ignored_files(folder: str | Path) -> list[str]:
+    """Names in ``folder`` that listing skips by `is_ignored_name` (for a note to the user), sorted."""
+    return sorted(p.name for p in Path(folder).iterdir() if is_ignored_name(p.name))
+
+
 def list_frames(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder``, natural-sorted. Raises VideoINRError if missing or empty."""
+    """Image files directly in ``folder`` (hidden and system files skipped), natural-sorted. Raises
+    VideoINRError if missing or empty."""
     folder = Path(folder)
     if not folder.is_dir():
         raise VideoINRError(f"{folder}: no such folder")
-    frames = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    frames = [p for p in folder.iterdir()
+              if p.suffix.lower() in IMAGE_EXTENSIONS and not is_ignored_name(p.name) and p.is_file()]
     if not frames:
         raise VideoINRError(f"{folder}: no image frames (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return sorted(frames, key=lambda p: natural_key(p.name))
 
 
+MAX_IMAGE_PIXELS = 1 << 28
+"""Largest frame read (16384 x 16384 pixels): a header declaring more is refused before decoding."""
+
+
+def _declared_size(data: np.ndarray) -> tuple[int, int] | None:
+    """(W, H) from a PNG header (IHDR), None for other formats (OpenCV checks their sizes itself)."""
+    head = data[:24].tobytes()
+    if len(head) == 24 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """Read one 8-bit RGB image as uint8 (H, W, 3). Raises VideoINRError on unreadable/gray/RGBA/16-bit."""
+    """Read one 8-bit RGB image as uint8 (H, W, 3). Raises VideoINRError on unreadable/gray/RGBA/16-bit, and
+    on a header declaring more than MAX_IMAGE_PIXELS (checked before anything is allocated for it)."""
     path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise VideoINRError(f"{path}: cannot read ({e.strerror or e})") from None
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    declared = _declared_size(data)
+    if declared is not None and declared[0] * declared[1] > MAX_IMAGE_PIXELS:
+        raise VideoINRError(f"{path}: its header declares {declared[0]}x{declared[1]} pixels, over the "
+                            f"{MAX_IMAGE_PIXELS:,} a frame may have")
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as e:  # OpenCV's own checks (its size limit, corrupt headers) are assertions
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
+        raise VideoINRError(f"{path}: not a readable image ({reason.split(') ')[-1].strip()})") from None
     if img is None:
         raise VideoINRError(f"{path}: not a readable image")
     if img.dtype != np.uint8:
@@ -98,7 +138,8 @@ def folder_videos(root: str | Path) -> list[tuple[str, list[Path]]]:
     root = Path(root)
     if not root.is_dir():
         raise VideoINRError(f"{root}: no such folder")
-    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in root.iterdir() if p.is_file()):
+    if any(p.suffix.lower() in IMAGE_EXTENSIONS and not is_ignored_name(p.name) for p in root.iterdir()
+           if p.is_file()):
         return [(root.name, list_frames(root))]
     videos = []
     for sub in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):

@@ -22,6 +22,7 @@ from videoinr.errors import VideoINRError, require_path
 __all__ = ["VideoInfo", "TimedFrame", "probe", "iter_video", "read_video"]
 
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+_TEXT_FORMATS = frozenset({"tty"})  # FFmpeg demuxers that "decode" any text file as pictures of its characters
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ def _open_input(path: str | os.PathLike) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise VideoINRError(f"{p}: contains no video stream")
+    if (container.format.name or "") in _TEXT_FORMATS:
+        container.close()
+        raise VideoINRError(f"{p}: not a video (a text file, which FFmpeg would render as text)")
     return container
 
 

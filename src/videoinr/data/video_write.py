@@ -18,6 +18,7 @@ import numpy as np
 
 from videoinr.data.video_read import VideoInfo, _short, probe
 from videoinr.errors import VideoINRError
+from videoinr.fileio import publish
 
 __all__ = ["VideoWriter", "concat_videos", "check_encoder", "choose_pix_fmt", "temp_path_for"]
 
@@ -249,7 +250,7 @@ class VideoWriter:
             if self._copier is not None:
                 self._copier.mux_until(None)
             self._finish()
-            os.replace(self.tmp, self.path)
+            publish(self.tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -351,6 +352,18 @@ def _set_display_durations(packets: list) -> None:
     shown[-1].duration = max(1, end - shown[-1].pts)
 
 
+def _open_part(part) -> av.container.InputContainer:
+    """A part to join, opened for reading; an unreadable one is a VideoINRError naming it."""
+    try:
+        c = av.open(str(part))
+    except (av.FFmpegError, ValueError, OSError) as e:
+        raise VideoINRError(f"{part}: unreadable video part ({_short(e)}); rerun with --resume to redo it") from None
+    if not c.streams.video:
+        c.close()
+        raise VideoINRError(f"{part}: video part has no video stream; rerun with --resume to redo it")
+    return c
+
+
 def concat_videos(
     parts: list[str | os.PathLike],
     path: str | os.PathLike,
@@ -373,7 +386,7 @@ def concat_videos(
     out = copier = None
     try:
         out = av.open(str(tmp), mode="w")
-        with av.open(str(parts[0])) as first:
+        with _open_part(parts[0]) as first:
             template = first.streams.video[0]
             vs = out.add_stream_from_template(template)
             vs.time_base = template.time_base
@@ -384,9 +397,13 @@ def concat_videos(
                 copier = _StreamCopier(Path(source), out, path)
         last_dts = None
         for part in parts:
-            with av.open(str(part)) as c:
+            with _open_part(part) as c:
                 s = c.streams.video[0]
-                packets = [p for p in c.demux(s) if p.dts is not None or p.pts is not None]
+                try:
+                    packets = [p for p in c.demux(s) if p.dts is not None or p.pts is not None]
+                except av.FFmpegError as e:
+                    raise VideoINRError(f"{part}: unreadable video part ({_short(e)}); rerun with --resume to "
+                                        "redo it") from None
                 _set_display_durations(packets)
                 for pkt in packets:
                     if last_dts is not None and pkt.dts is not None:
@@ -405,7 +422,7 @@ def concat_videos(
             copier = None
         out.close()
         out = None
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         for c in (copier, out):
             if c is not None:

@@ -41,7 +41,7 @@ from tqdm import tqdm
 from videoinr.data.augment import (crop_frames, draw_flip_rotate, flip_rotate, flip_rotate_flow, random_crop_box,
                                    temporal_reverse)
 from videoinr.data.convert import lr_uint8, to_float
-from videoinr.data.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_image
+from videoinr.data.frames import IMAGE_EXTENSIONS, is_ignored_name, list_frames, natural_key, read_image
 from videoinr.data.imresize import degrade, lr_size
 from videoinr.data.scenes import CutDetector, split_shots
 from videoinr.errors import VideoINRError, require_path
@@ -129,7 +129,7 @@ def _discover(path: Path) -> list[tuple[str, Path | list[Path], bool]]:
         raise VideoINRError(f"{path}: not a file or folder")
     if is_vimeo_tree(path):
         return [("frames", paths, False) for _, paths in vimeo_septuplets(path)]
-    entries = sorted(path.iterdir(), key=lambda p: natural_key(p.name))
+    entries = sorted((p for p in path.iterdir() if not is_ignored_name(p.name)), key=lambda p: natural_key(p.name))
     if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in entries):
         return [("frames", list_frames(path), True)]
     items: list[tuple[str, Path | list[Path], bool]] = []

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``videoinr eval`` from parsed arguments; prints the Markdown table."""
-    check_out(args.out)  # before the (long) evaluation, not after it
+    check_out(args.out, args.data)  # before the (long) evaluation, not after it
     start = time.perf_counter()
     results, crops = evaluate(
         args.data, args.methods.split(","), args.protocol, args.scale, args.time_scale, args.clip_len,

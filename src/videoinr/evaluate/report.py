@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import VideoINRError, resolve_path
 from videoinr.fileio import write_via_temp
 
 CROP = 160  # side of the crops in crops/*.png (HR pixels)
@@ -137,13 +137,21 @@ def _crop_sheet(images: dict[str, np.ndarray], results: dict, seq: str, frame: i
     return np.concatenate(tiles[:-1], axis=1)
 
 
-def check_out(out: str | Path) -> Path:
-    """Fail fast (before any work) unless ``out`` is, or can be created as, a writable folder.
+def check_out(out: str | Path, data: str | Path | None = None) -> Path:
+    """Fail fast (before any work) unless ``out`` is, or can be created as, a writable folder, apart from
+    the dataset ``data`` (neither inside the other: results written into a dataset would corrupt it).
 
     Probes by creating and removing a file in ``out`` or, when it does not exist yet, in its nearest existing
     parent (so nothing is left behind, and read-only file systems are caught even when running as root).
     """
     out = Path(out)
+    if data is not None:
+        o, d = resolve_path(out), resolve_path(data)
+        if o == d or d in o.parents:
+            raise VideoINRError(f"--out {out}: inside the dataset --data {data}; results would be written into "
+                                "it (choose an --out outside it)")
+        if o in d.parents:
+            raise VideoINRError(f"--out {out}: contains the dataset --data {data} (choose an --out beside it)")
     if out.exists() and not out.is_dir():
         raise VideoINRError(f"--out {out}: exists and is not a folder")
     for sub in ("crops", "results.json", "results.md", "psnr_vs_t.png"):

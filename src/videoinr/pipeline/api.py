@@ -10,21 +10,25 @@ from pathlib import Path
 
 import torch
 
-from videoinr.errors import VideoINRError, require_path, resolve_path
-from videoinr.pipeline.budget import default_memory, estimate_seconds, make_budget
+from videoinr.data.frames import is_ignored_name
+from videoinr.errors import VideoINRError, VideoINRErrors, require_path, require_regular_file, resolve_path
+from videoinr.pipeline.budget import estimate_seconds, make_budget, memory_limit
 from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
 from videoinr.pipeline.job import SEGMENT_FRAMES, Job, shard
 from videoinr.pipeline.plan import make_plan, pair_groups
 from videoinr.pipeline.render import encode_timed, to_tensor
 from videoinr.pipeline.run import upscale_one
-from videoinr.pipeline.scan import DecodedFrameBuffer, is_frame_folder, scan
+from videoinr.pipeline.scan import DecodedFrameBuffer, is_frame_folder, note_ignored, scan
+from videoinr.pipeline.sinks import check_container
 
 
 def _load_model(model, device: torch.device):
     if isinstance(model, torch.nn.Module):
         return model.to(device).eval()
-    from videoinr import create_model
+    from videoinr.models import CONFIGS, create_model
 
+    if str(model) not in CONFIGS:
+        require_regular_file(model, "weights file")  # a FIFO would block the read forever
     return create_model(str(model), device=device)
 
 
@@ -80,16 +84,23 @@ def upscale(
         return out  # one input under torchrun: rank 0 does it; the others must not write the same file
     net = _load_model(model, job.device)
     if batch:
+        _check_batch(mine, job, net)
+        try:
+            out.mkdir(parents=False, exist_ok=True)
+        except OSError as e:
+            raise VideoINRError(f"{out}: cannot create output folder ({e.strerror or e})") from None
         return [upscale_one(v, o, job, net) for v, o in mine]
     return upscale_one(inp, out, job, net)
 
 
 def _batch_of_mine(inp: Path, out: Path, job: Job) -> list[tuple[Path, Path]]:
-    """(input, output) pairs of this process for a folder of videos, every input decoded once and the
-    output folder created before anything is rendered."""
-    videos = sorted(p for p in inp.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    """(input, output) pairs of this process for a folder of videos (hidden and system files skipped)."""
+    videos = sorted(p for p in inp.iterdir()
+                    if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not is_ignored_name(p.name))
     if not videos:
         raise VideoINRError(f"{inp}: no image frames or video files in this folder")
+    if job.progress:
+        note_ignored(inp)
     if out.suffix:
         raise VideoINRError(f"{out}: a folder of videos needs a folder as output, not a {out.suffix} file")
     if out.exists() and not out.is_dir():
@@ -104,16 +115,32 @@ def _batch_of_mine(inp: Path, out: Path, job: Job) -> list[tuple[Path, Path]]:
             raise VideoINRError(f"{o}: output for {v.name} would overwrite an input; choose another output folder")
     mine = shard(pairs)
     if not job.force:
-        for _, o in mine:
-            if o.exists():
-                raise VideoINRError(f"{o}: already exists (use --force to overwrite)")
-    for v, _ in mine:  # decode every input of this shard before writing anything (a truncated
-        scan(v, None, False, job.progress)  # mkv shows only when decoded; decoding costs little next to rendering)
-    try:
-        out.mkdir(parents=False, exist_ok=True)
-    except OSError as e:
-        raise VideoINRError(f"{out}: cannot create output folder ({e.strerror or e})") from None
+        taken = [f"{o}: already exists (use --force to overwrite)" for _, o in mine if o.exists() or o.is_symlink()]
+        if taken:
+            raise VideoINRErrors(taken)
     return mine
+
+
+def _check_batch(mine: list[tuple[Path, Path]], job: Job, net) -> None:
+    """Probe every input of this process before anything is rendered or written: decode it (a truncated
+    mkv shows only when decoded; decoding costs little next to rendering), plan it (a single frame cannot be
+    interpolated, a region must fit) and fit one output frame in memory. All bad inputs are reported at
+    once, one line each (VideoINRErrors)."""
+    from videoinr.data.video import check_encoder
+
+    check_encoder(job.codec)
+    limit = memory_limit(job)
+    problems = []
+    for v, o in mine:
+        try:
+            check_container(o, job.codec)
+            src = scan(v, None, False, job.progress)
+            plan = make_plan(src, job)
+            make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(v), job.device)
+        except VideoINRError as e:
+            problems.extend(getattr(e, "messages", None) or [str(e)])
+    if problems:
+        raise VideoINRErrors(problems)
 
 
 @dataclass(frozen=True)
@@ -156,7 +183,7 @@ def estimate(
     src = scan(inp)
     plan = make_plan(src, job)
     net = _load_model(model, job.device)
-    limit = job.max_memory if job.max_memory is not None else default_memory(job.device)
+    limit = memory_limit(job)
     budget = make_budget(net, (src.height, src.width), plan.out_hw, limit, str(inp), job.device)
     frames = DecodedFrameBuffer(src.frames())
     todo = list(next(pair_groups(plan.refs)))

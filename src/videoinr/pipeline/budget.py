@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from videoinr.errors import VideoINRError
-from videoinr.pipeline.job import Job
+from videoinr.pipeline.job import Job, total_ram
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
 
@@ -22,11 +22,25 @@ def default_memory(device: torch.device) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.8)
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = 8 * 2**30
-    return int(min(8 * 2**30, total * 0.5))
+    return int(min(8 * 2**30, total_ram() * 0.5))
+
+
+def device_memory(device: torch.device) -> int:
+    """All the memory a job on `device` could use: the GPU's total, else this machine's RAM."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[1])
+    return total_ram()
+
+
+def memory_limit(job: Job) -> int:
+    """The job's memory bound: --max-memory, which must not exceed what the device has, or the default."""
+    if job.max_memory is None:
+        return default_memory(job.device)
+    have = device_memory(job.device)
+    if job.max_memory > have:
+        raise VideoINRError(f"--max-memory {fmt_bytes(job.max_memory)}: more than the {fmt_bytes(have)} this "
+                            f"machine's {job.device.type.upper()} has")
+    return job.max_memory
 
 
 def _bytes_per_point(model) -> int:

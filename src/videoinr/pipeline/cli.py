@@ -26,10 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="video file (.mp4, .mkv, .mov, .webm) or folder (numbered PNG frames)")
     space = p.add_mutually_exclusive_group()
-    space.add_argument("--scale", type=float, help="space scale factor, any positive float (e.g. 2.7)")
+    space.add_argument("--scale", help="space scale factor, any positive float (e.g. 2.7)")
     space.add_argument("--size", help="exact output size WxH; one side may be -1 to keep the aspect")
     tm = p.add_mutually_exclusive_group()
-    tm.add_argument("--time-scale", type=int, metavar="N", help="N output frames per input interval")
+    tm.add_argument("--time-scale", metavar="N", help="N output frames per input interval")
     tm.add_argument("--fps", help="output frame rate (uses the real input timestamps)")
     tm.add_argument("--times", help="explicit output times in input-frame units, e.g. 0,0.25,0.5,1,2")
     p.add_argument("--region", help="X,Y,W,H window of the output frame (output pixels) to render "
@@ -37,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="lite", help="lite, paper, or a .safetensors weights file (default lite)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--codec", default="libx264", help="video encoder for video outputs (default libx264)")
-    p.add_argument("--crf", type=float, default=18, help="encoder quality, lower is better (default 18)")
-    p.add_argument("--input-fps", type=float, help=f"frame rate of a frame-folder input (default {DEFAULT_INPUT_FPS})")
+    p.add_argument("--crf", default="18", help="encoder quality, lower is better (default 18)")
+    p.add_argument("--input-fps", help=f"frame rate of a frame-folder input (default {DEFAULT_INPUT_FPS})")
     p.add_argument("--max-memory", default="auto", help="peak memory bound, e.g. 4G (default auto)")
     p.add_argument("--max-time", default="7d", help="refuse runs estimated to take longer (default 7d; none)")
     p.add_argument("--no-scene-cuts", action="store_true", help="do not detect scene cuts")
@@ -56,9 +56,13 @@ def resolve_input(name: str) -> Path:
     return p
 
 
+_SIGNED = ("--region", "--size", "--times")  # options whose value may start with '-'
+
+
 def _join_region(argv: Sequence[str] | None) -> list[str]:
-    """`--region -5,0,10,10` -> `--region=-5,0,10,10`, so argparse does not take the value for an option
-    and the real problem (a negative X) is reported by the region parser."""
+    """`--region -5,0,10,10` -> `--region=-5,0,10,10` (and `--size -1x720`, `--times -1,0`), so argparse
+    does not take the value for an option: `-1x720` is a legal size, and the real problem of a negative X
+    is reported by the region parser."""
     args = list(sys.argv[1:] if argv is None else argv)
     out: list[str] = []
     i = 0
@@ -67,8 +71,8 @@ def _join_region(argv: Sequence[str] | None) -> list[str]:
         if a == "--":
             out.extend(args[i:])
             break
-        if a == "--region" and i + 1 < len(args) and re.fullmatch(r"-[\d\s,+-]*", args[i + 1]):
-            out.append(f"--region={args[i + 1]}")
+        if a in _SIGNED and i + 1 < len(args) and re.fullmatch(r"-[0-9][\w\s.,:+-]*", args[i + 1]):
+            out.append(f"{a}={args[i + 1]}")
             i += 2
             continue
         out.append(a)

@@ -22,26 +22,116 @@ EXAMPLE_VIDEO = Path(__file__).resolve().parent.parent / "assets" / "example.mp4
 SEGMENT_FRAMES = 240  # output frames per video segment (the unit of --resume for video outputs)
 
 
+# Bounds on what a user can ask for, checked before anything is allocated (CLI, API and web page alike).
+MAX_OUTPUT_FRAMES = 5_000_000
+"""Most output frames of one job (about 23 h at 60 fps; the plan keeps ~PLAN_BYTES_PER_FRAME per frame, and
+at the fastest measured rate, 0.04 s per frame on a GPU, such a job runs for over two days)."""
+PLAN_BYTES_PER_FRAME = 256  # Python objects per planned output frame (position, time, pair reference)
+MAX_SIDE = 1 << 20
+"""Widest or tallest output frame (pixels): float32 coordinates still resolve pixel centres up to 2^20."""
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def total_ram() -> int:
+    """Physical memory of this machine in bytes (8 GiB where it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def max_output_frames() -> int:
+    """The frame-count bound of this machine: MAX_OUTPUT_FRAMES, or less where the plan would take over a
+    quarter of the RAM."""
+    return int(min(MAX_OUTPUT_FRAMES, total_ram() // (4 * PLAN_BYTES_PER_FRAME)))
+
+
+def check_frame_count(count: int, what: str) -> None:
+    """VideoINRError when a job would have more output frames than `max_output_frames()` (before any list
+    of them is built)."""
+    limit = max_output_frames()
+    if count > limit:
+        raise VideoINRError(f"{what}: {count:,} output frames, over the limit of {limit:,} per job "
+                            "(lower --time-scale/--fps, or split the input)")
+
+
+def _strict_float(value, option: str) -> float:
+    """A number from the command line or the API: ASCII digits only in text (a fullwidth '２' is refused),
+    never a bool."""
+    if isinstance(value, bool):
+        raise VideoINRError(f"{option} {value!r}: not a number")
+    if isinstance(value, (int, float, Fraction)):
+        return float(value)
+    text = str(value).strip()
+    if not _FLOAT.fullmatch(text):
+        raise VideoINRError(f"{option} {value!r}: not a number (ASCII digits, e.g. 2 or 2.5)")
+    return float(text)
+
+
+def _strict_int(value, option: str) -> int:
+    """A whole number: an int, an integral float, or text of ASCII digits."""
+    if isinstance(value, bool):
+        raise VideoINRError(f"{option} {value!r}: not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise VideoINRError(f"{option} {value!r}: not a whole number")
+        return int(value)
+    text = str(value).strip()
+    if not _INT.fullmatch(text):
+        raise VideoINRError(f"{option} {value!r}: not a whole number (ASCII digits)")
+    return int(text)
+
+
+def _strict_fraction(value, option: str) -> Fraction:
+    """A rate: a number or 'N/D' text (ASCII digits), e.g. 30000/1001."""
+    if isinstance(value, bool):
+        raise VideoINRError(f"{option} {value!r}: not a number")
+    if isinstance(value, (int, Fraction)):
+        return Fraction(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise VideoINRError(f"{option} {value!r}: must be a finite number")
+        return Fraction(value).limit_denominator(1_000_000)
+    text = str(value).strip()
+    num, slash, den = text.partition("/")
+    if not _FLOAT.fullmatch(num) or (slash and not _INT.fullmatch(den)):
+        raise VideoINRError(f"{option} {value!r}: not a number (ASCII digits, e.g. 60 or 30000/1001)")
+    try:
+        q = Fraction(text)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise VideoINRError(f"{option} {value!r}: not a number") from None
+    return q.limit_denominator(1_000_000)
+
+
 def _parse_size(text: str | Sequence[int]) -> tuple[int, int]:
     """'WxH' (one side may be -1) -> (W, H)."""
     if isinstance(text, str):
-        m = re.fullmatch(r"\s*(-?\d+)\s*[x:,]\s*(-?\d+)\s*", text)
+        m = re.fullmatch(r"\s*(-?[0-9]+)\s*[x:,]\s*(-?[0-9]+)\s*", text)
         if not m:
-            raise VideoINRError(f"--size {text!r}: expected WxH, e.g. 1280x720 or 1280x-1")
+            raise VideoINRError(f"--size {text!r}: expected WxH in ASCII digits, e.g. 1280x720 or 1280x-1")
         w, h = int(m.group(1)), int(m.group(2))
     else:
-        w, h = (int(v) for v in text)
+        vals = list(text)
+        if len(vals) != 2:
+            raise VideoINRError(f"--size {text!r}: expected (W, H)")
+        w, h = (_strict_int(v, "--size") for v in vals)
     if (w == -1 and h == -1) or w == 0 or h == 0 or w < -1 or h < -1:
         raise VideoINRError(f"--size {w}x{h}: both sides must be positive (one may be -1 to keep the aspect)")
+    if max(w, h) > MAX_SIDE:
+        raise VideoINRError(f"--size {w}x{h}: a side is over {MAX_SIDE} pixels, the largest output frame")
     return w, h
 
 
 def _parse_region(text: str | Sequence[int]) -> tuple[int, int, int, int]:
     vals = text.split(",") if isinstance(text, str) else list(text)
-    try:
-        x, y, w, h = (int(str(v).strip()) for v in vals)
-    except ValueError:
-        raise VideoINRError(f"--region {text!r}: expected X,Y,W,H in output pixels") from None
+    if len(vals) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) or _INT.fullmatch(str(v).strip())
+                                 for v in vals):
+        raise VideoINRError(f"--region {text!r}: expected X,Y,W,H in output pixels (ASCII digits)")
+    x, y, w, h = (int(str(v).strip()) for v in vals)
     if x < 0 or y < 0 or w < 1 or h < 1:
         raise VideoINRError(f"--region {x},{y},{w},{h}: X, Y must be >= 0 and W, H >= 1")
     return x, y, w, h
@@ -49,10 +139,15 @@ def _parse_region(text: str | Sequence[int]) -> tuple[int, int, int, int]:
 
 def _parse_times(text: str | Sequence[float]) -> list[float]:
     vals = text.split(",") if isinstance(text, str) else list(text)
-    try:
-        times = [float(str(v).strip()) for v in vals if str(v).strip() != ""]
-    except ValueError:
-        raise VideoINRError(f"--times {text!r}: expected comma-separated numbers in input-frame units") from None
+    if isinstance(text, str) and not text.strip():
+        raise VideoINRError("--times: no times given")
+    if len(vals) > max_output_frames():
+        check_frame_count(len(vals), "--times")
+    times = []
+    for i, v in enumerate(vals):
+        if isinstance(v, str) and not v.strip():
+            raise VideoINRError(f"--times {text!r}: item {i + 1} is empty (a doubled or trailing comma?)")
+        times.append(_strict_float(v, "--times"))
     if not times:
         raise VideoINRError("--times: no times given")
     if any(not math.isfinite(t) for t in times):
@@ -66,10 +161,10 @@ def parse_memory(text: str | int | float | None) -> int | None:
     """'4G', '512M', '1.5GiB', 2e9 -> bytes; None or 'auto' -> None."""
     if text is None or (isinstance(text, str) and text.strip().lower() == "auto"):
         return None
-    if isinstance(text, (int, float)):
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
         value = float(text)
     else:
-        m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", text.lower())
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
         if not m:
             raise VideoINRError(f"--max-memory {text!r}: expected a size such as 4G or 512M")
         value = float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " ")
@@ -82,55 +177,61 @@ def _parse_duration(text: str | float | None) -> float | None:
     """'12h', '30m', '2d', 3600 -> seconds; None, 0 or 'none' -> no limit."""
     if text is None:
         return None
-    if isinstance(text, (int, float)):
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text) if text > 0 else None
-    if text.strip().lower() in ("none", "0", "inf"):
+    if str(text).strip().lower() in ("none", "0", "inf"):
         return None
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([smhd]?)\s*", text.lower())
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([smhd]?)\s*", str(text).lower())
     if not m:
         raise VideoINRError(f"--max-time {text!r}: expected a duration such as 12h, 90m or 2d")
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
 def _parse_scale(scale) -> float:
-    try:
-        scale = float(scale)
-    except (TypeError, ValueError):
-        raise VideoINRError(f"--scale {scale!r}: not a number") from None
+    scale = _strict_float(scale, "--scale")
     if not math.isfinite(scale) or scale <= 0:
         raise VideoINRError(f"--scale {scale:g}: must be a positive number")
     return scale
 
 
 def _parse_time_scale(time_scale) -> int:
-    if isinstance(time_scale, float) and not time_scale.is_integer() or int(time_scale) < 1:
+    if isinstance(time_scale, float) and not time_scale.is_integer() or (
+            isinstance(time_scale, str) and not _INT.fullmatch(time_scale.strip())):
+        raise VideoINRError(f"--time-scale {time_scale}: must be a whole number >= 1 in ASCII digits "
+                            "(use --fps for other rates)")
+    n = _strict_int(time_scale, "--time-scale")
+    if n < 1:
         raise VideoINRError(f"--time-scale {time_scale}: must be a whole number >= 1 (use --fps for other rates)")
-    return int(time_scale)
+    check_frame_count(n, f"--time-scale {n}")  # frames per input interval alone
+    return n
 
 
 def _parse_fps(fps) -> Fraction:
-    try:
-        fps_q = Fraction(str(fps)).limit_denominator(1_000_000)
-    except (ValueError, ZeroDivisionError):
-        raise VideoINRError(f"--fps {fps!r}: not a number") from None
+    fps_q = _strict_fraction(fps, "--fps")
     if fps_q <= 0 or fps_q > 10_000:
         raise VideoINRError(f"--fps {fps}: must be in (0, 10000]")
     return fps_q
 
 
 def _parse_input_fps(input_fps) -> Fraction:
-    try:
-        input_fps = Fraction(str(input_fps)).limit_denominator(1_000_000)
-    except (ValueError, ZeroDivisionError):
-        raise VideoINRError(f"--input-fps {input_fps!r}: not a number") from None
-    if input_fps <= 0:
-        raise VideoINRError(f"--input-fps {input_fps}: must be positive")
-    return input_fps
+    q = _strict_fraction(input_fps, "--input-fps")
+    if q <= 0 or q > 10_000:
+        raise VideoINRError(f"--input-fps {input_fps}: must be in (0, 10000]")
+    return q
+
+
+def _parse_crf(crf) -> float | None:
+    if crf is None:
+        return None
+    value = _strict_float(crf, "--crf")
+    if not 0 <= value <= 63:
+        raise VideoINRError(f"--crf {crf}: must be in 0..63")
+    return value
 
 
 def output_size(in_hw: tuple[int, int], scale: float | None, size: tuple[int, int] | None) -> tuple[int, int]:
     """Output (H, W): ceil(h * scale), ceil(w * scale) like MATLAB imresize, or exactly `size` = (W, H)
-    with a -1 side following the input aspect (rounded)."""
+    with a -1 side following the input aspect (rounded). VideoINRError when a side would exceed MAX_SIDE."""
     h, w = in_hw
     if size is not None:
         sw, sh = size
@@ -138,9 +239,20 @@ def output_size(in_hw: tuple[int, int], scale: float | None, size: tuple[int, in
             sw = max(1, round(w * sh / h))
         if sh == -1:
             sh = max(1, round(h * sw / w))
-        return int(sh), int(sw)
-    s = 1.0 if scale is None else float(scale)
-    return max(1, math.ceil(h * s - 1e-9)), max(1, math.ceil(w * s - 1e-9))
+        out = int(sh), int(sw)
+        what = f"--size {size[0]}x{size[1]}"
+    else:
+        s = 1.0 if scale is None else float(scale)
+        fh, fw = h * s, w * s
+        if not (math.isfinite(fh) and math.isfinite(fw)) or max(fh, fw) > MAX_SIDE:
+            raise VideoINRError(f"--scale {s:g}: the {w}x{h} input would become over {MAX_SIDE} pixels wide "
+                                "or tall, the largest output frame")
+        out = max(1, math.ceil(fh - 1e-9)), max(1, math.ceil(fw - 1e-9))
+        what = f"--scale {s:g}"
+    if max(out) > MAX_SIDE:
+        raise VideoINRError(f"{what}: the output would be {out[1]}x{out[0]}, over {MAX_SIDE} pixels on a side "
+                            "(the largest output frame)")
+    return out
 
 
 @dataclass
@@ -188,8 +300,7 @@ class Job:
             self.input_fps = _parse_input_fps(self.input_fps)
         self.max_memory = parse_memory(self.max_memory)
         self.max_time = _parse_duration(self.max_time)
-        if self.crf is not None and not (0 <= float(self.crf) <= 63):
-            raise VideoINRError(f"--crf {self.crf}: must be in 0..63")
+        self.crf = _parse_crf(self.crf)
         self.device = pick_device(self.device)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from videoinr.errors import VideoINRError
-from videoinr.pipeline.job import Job, output_size
+from videoinr.pipeline.job import Job, check_frame_count, output_size
 from videoinr.pipeline.scan import ScannedInput
 
 FrameRef = tuple[tuple[int, int], float]  # (input pair (a, b), t in [0, 1]) rendering one output frame
@@ -64,6 +64,7 @@ def _timeline(src: ScannedInput, time_scale: int | None, fps: Fraction | None,
         bad = [t for t in times if t < 0 or t > n - 1]
         if bad:
             raise VideoINRError(f"--times: {bad[0]:g} is outside 0..{n - 1} (input-frame units, {n} frames)")
+        check_frame_count(len(times), "--times")
         out_fps = src.fps
         tb = 1 / out_fps
         out_t = [t_in[0] + j / float(out_fps) for j in range(len(times))]
@@ -72,6 +73,7 @@ def _timeline(src: ScannedInput, time_scale: int | None, fps: Fraction | None,
         out_fps = Fraction(fps)
         span = t_in[-1] - t_in[0]
         count = int(math.floor(span * float(out_fps) + 1e-6)) + 1
+        check_frame_count(count, f"{src.path}: --fps {out_fps}")
         out_t = [t_in[0] + j / float(out_fps) for j in range(count)]
         u = []
         for t in out_t:  # invert the (monotone) time curve: real timestamps, VFR included
@@ -81,6 +83,8 @@ def _timeline(src: ScannedInput, time_scale: int | None, fps: Fraction | None,
         return OutputPlan(u, out_t, out_fps, 1 / out_fps, max(end - out_t[-1], 1e-3), copy_audio=True)
     N = int(time_scale or 1)
     count = (n - 1) * N + 1
+    if N > 1:
+        check_frame_count(count, f"{src.path}: --time-scale {N} on {n} frames")
     u = [j / N for j in range(count)]
     out_t = [_interp(t_in, x) for x in u]
     return OutputPlan(u, out_t, src.fps * N, src.time_base / N, frame_dur, copy_audio=True)

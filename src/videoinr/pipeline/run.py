@@ -11,14 +11,15 @@ from pathlib import Path
 import torch
 
 from videoinr.errors import VideoINRError
-from videoinr.pipeline.budget import default_memory, make_budget
+from videoinr.pipeline.budget import make_budget, memory_limit
 from videoinr.pipeline.job import Job, is_video_output
 from videoinr.pipeline.plan import OutputPlan, make_plan
 from videoinr.pipeline.render import render_all
 from videoinr.pipeline.scan import ScannedInput, scan
-from videoinr.pipeline.sinks import FolderSink, VideoSink, check_container
-from videoinr.pipeline.workdir import (WorkLock, check_destination, check_name, check_output, disk_full,
-                                       input_stamp, model_fingerprint, output_parent, prepare_work, work_dir)
+from videoinr.pipeline.sinks import SEGMENT_NAME, FolderSink, VideoSink, check_container
+from videoinr.pipeline.workdir import (FRAME_NAME, FinishedFiles, WorkLock, check_destination, check_name,
+                                       check_output, disk_full, input_stamp, model_fingerprint, output_parent,
+                                       prepare_work, work_dir)
 from videoinr.runtime import inference_policy
 
 
@@ -78,14 +79,21 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
     if out_is_video and src.kind == "video" and plan.copy_audio is False and src.info.has_audio and job.progress:
         print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
 
-    limit = job.max_memory if job.max_memory is not None else default_memory(job.device)
+    limit = memory_limit(job)
     policy = inference_policy(job.device, plan.n * plan.frame_hw[0] * plan.frame_hw[1])  # decided once per job
     policy.apply(net)
     budget = make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(src_path), job.device)
     settings = _settings(src, plan, job, net, policy, out_is_video)
     budget = prepare_work(lock.work, settings, budget, limit, job.resume)
     lock.fresh = False  # from here on the work folder is kept or removed below
-    sink = VideoSink(out, lock.work, plan, src, job) if out_is_video else FolderSink(out, lock.work, plan.n)
+    finished = FinishedFiles(lock.work, SEGMENT_NAME if out_is_video else FRAME_NAME)
+    redo = finished.verify()  # on --resume: only files whose recorded size and checksum still match are reused
+    if redo and job.progress:
+        print(f"note: {out}: {len(redo)} finished file{'s' * (len(redo) > 1)} of the interrupted run failed "
+              f"verification (truncated or changed) and will be redone: {', '.join(redo[:3])}"
+              f"{' ...' if len(redo) > 3 else ''}", file=sys.stderr)
+    sink = (VideoSink(out, lock.work, plan, src, job, finished) if out_is_video
+            else FolderSink(out, lock.work, plan.n, finished))
     old_points = net.max_query_points
     try:
         net.max_query_points = budget.max_query_points

@@ -91,9 +91,21 @@ class DecodedFrameBuffer:
 
 
 def is_frame_folder(path: Path) -> bool:
-    from videoinr.data.frames import IMAGE_EXTENSIONS
+    from videoinr.data.frames import IMAGE_EXTENSIONS, is_ignored_name
 
-    return any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.iterdir() if p.is_file())
+    return any(p.suffix.lower() in IMAGE_EXTENSIONS and not is_ignored_name(p.name) for p in path.iterdir()
+               if p.is_file())
+
+
+def note_ignored(folder: Path) -> None:
+    """One note on stderr naming the hidden/system files a folder listing skipped (none: nothing)."""
+    from videoinr.data.frames import ignored_files
+
+    names = ignored_files(folder)
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        print(f"note: {folder}: ignored {len(names)} hidden or system file{'s' * (len(names) > 1)} ({shown})",
+              file=sys.stderr)
 
 
 def _check_pix_fmt(path: Path, pix_fmt: str, verbose: bool) -> None:
@@ -126,6 +138,8 @@ def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False
         from videoinr.data.frames import list_frames, read_image
 
         paths = list_frames(path)
+        if progress:
+            note_ignored(path)
         fps = Fraction(input_fps) if input_fps else DEFAULT_INPUT_FPS
         frames_iter = ((p, read_image(p)) for p in paths)
         kind, info, tb, total = "frames", None, 1 / fps, len(paths)

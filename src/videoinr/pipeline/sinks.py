@@ -4,6 +4,7 @@ place (segments joined with the input's audio/subtitles stream-copied)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,7 @@ from videoinr.fileio import write_via_temp
 from videoinr.pipeline.job import Job
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
-from videoinr.pipeline.workdir import JOB_FILE, LOCK_FILE, move_into_place
+from videoinr.pipeline.workdir import FRAME_NAME, JOB_FILE, LOCK_FILE, FinishedFiles, move_into_place
 
 
 def check_container(out: Path, codec: str) -> None:
@@ -39,18 +40,22 @@ def _write_file(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-class FolderSink:
-    """Numbered PNG frames written atomically into the work folder; finished frames survive for --resume."""
+SEGMENT_NAME = re.compile(r"segment_\d{6,}\.(mp4|mkv)")
 
-    def __init__(self, output: Path, work: Path, n: int) -> None:
-        self.output, self.work = output, work
+
+class FolderSink:
+    """Numbered PNG frames written atomically into the work folder; finished frames (recorded in
+    `finished`, checked again on --resume) survive for --resume."""
+
+    def __init__(self, output: Path, work: Path, n: int, finished: FinishedFiles) -> None:
+        self.output, self.work, self.finished = output, work, finished
         self.digits = max(6, len(str(n - 1)))
 
     def name(self, j: int) -> Path:
         return self.work / f"{j:0{self.digits}d}.png"
 
     def is_done(self, j: int) -> bool:
-        return self.name(j).is_file()
+        return self.finished.is_done(self.name(j).name)
 
     def write(self, j: int, image: np.ndarray, time_s: float, duration: float | None) -> None:
         p = self.name(j)
@@ -61,9 +66,11 @@ class FolderSink:
             raise VideoINRError(f"{p}: cannot encode PNG")
         data = png.tobytes()
         write_via_temp(p, lambda t: _write_file(t, data), tmp)  # tmp: the name `finish` sweeps up
+        self.finished.add(p)
 
     def finish(self) -> None:
         (self.work / JOB_FILE).unlink(missing_ok=True)
+        self.finished.remove()
         for stray in self.work.glob(".*.tmp.png"):  # a write cut short by a hard kill
             stray.unlink()
         move_into_place(self.work, self.output, video=False)
@@ -81,10 +88,12 @@ class VideoSink:
     complete. The join remuxes them (no re-encode) with the input's audio/subtitles and metadata.
     """
 
-    def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: Job) -> None:
+    def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: Job,
+                 finished: FinishedFiles) -> None:
         import av
 
         self.output, self.work, self.n, self.plan, self.src = output, work, plan.n, plan, src
+        self.finished = finished
         self.codec, self.crf, self.segment = job.codec, job.crf, max(1, int(job.segment_frames))
         fmt = av.open(os.devnull, "w", format="mp4")
         try:
@@ -98,7 +107,7 @@ class VideoSink:
         return self.work / f"segment_{s:06d}{self.ext}"
 
     def is_done(self, j: int) -> bool:
-        return self.seg_path(j // self.segment).is_file()
+        return self.finished.is_done(self.seg_path(j // self.segment).name)
 
     def write(self, j: int, image: np.ndarray, time_s: float, duration: float | None) -> None:
         from videoinr.data.video import VideoWriter
@@ -115,6 +124,7 @@ class VideoSink:
         if j == min(self.n, (s + 1) * self.segment) - 1:
             self.writer.close()
             self.writer, self.open_seg = None, None
+            self.finished.add(self.seg_path(s))
 
     def finish(self) -> None:
         from videoinr.data.video import concat_videos

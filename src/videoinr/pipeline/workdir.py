@@ -16,7 +16,7 @@ import torch
 
 from videoinr.errors import VideoINRError, resolve_path
 from videoinr.pipeline.budget import Budget
-from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, atomic_write_bytes
+from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, atomic_write_bytes, file_digest, fsync_dir
 from videoinr.pipeline.job import is_video_output
 
 try:
@@ -25,6 +25,7 @@ except ImportError:  # Windows: no flock; runs on the same output are not guarde
     fcntl = None
 
 JOB_FILE = "job.json"
+DONE_FILE = "done.jsonl"  # the record of finished frames/segments (name, size, SHA-256), one JSON line each
 LOCK_FILE = ".lock"  # in the work folder: flock'ed by the run that owns it, for that run's life
 FRAME_NAME = re.compile(r"\d{6,}\.png")  # the numbered frames of a folder output
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
@@ -127,6 +128,79 @@ class WorkLock:
             self.fd = None
 
 
+class FinishedFiles:
+    """What `--resume` may reuse: the record (DONE_FILE) of every frame or segment finished in a work folder.
+
+    A unit is recorded (its name, size and SHA-256, one JSON line appended and fsynced) only after it was
+    written, fsynced and renamed into place (`videoinr.fileio.publish`). `verify()` on a resumed run
+    re-reads every recorded file: one that is missing, or whose size or checksum changed (a power loss cut
+    it, a disk corrupted it), is deleted with any unrecorded file of `pattern`, and is redone.
+    """
+
+    def __init__(self, work: Path, pattern: re.Pattern) -> None:
+        self.work, self.pattern = work, pattern
+        self.path = work / DONE_FILE
+        self.good: set[str] = set()
+
+    def verify(self) -> list[str]:
+        """Load the record and check every file in it; returns the names that failed (deleted)."""
+        records: dict[str, tuple[int, str]] = {}
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            text = ""
+        except OSError as e:
+            raise VideoINRError(f"{self.path}: cannot read ({e.strerror or e})") from None
+        for line in text.splitlines():
+            try:
+                r = json.loads(line)
+                records[str(r["name"])] = (int(r["size"]), str(r["sha256"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash: its file is redone
+        failed, good = [], set()
+        for p in self.work.iterdir():
+            if not self.pattern.fullmatch(p.name):
+                continue
+            want = records.get(p.name)
+            try:
+                ok = want is not None and p.is_file() and not p.is_symlink() and file_digest(p) == want
+            except OSError:
+                ok = False
+            if ok:
+                good.add(p.name)
+            else:
+                failed.append(p.name)
+                p.unlink(missing_ok=True)
+        self.good = good
+        # rewrite the record with the files that passed, so later failures are judged on it alone
+        data = "".join(json.dumps({"name": n, "size": records[n][0], "sha256": records[n][1]}) + "\n"
+                       for n in sorted(good))
+        try:
+            atomic_write_bytes(self.path, data.encode())
+        except OSError as e:
+            raise VideoINRError(f"{self.work}: cannot write here ({e.strerror or e})") from None
+        return sorted(failed)
+
+    def is_done(self, name: str) -> bool:
+        return name in self.good
+
+    def add(self, path: Path) -> None:
+        """Record the finished file `path` (already published under its final name)."""
+        size, digest = file_digest(path)
+        line = json.dumps({"name": path.name, "size": size, "sha256": digest}) + "\n"
+        new = not self.path.exists()
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        if new:
+            fsync_dir(self.work)
+        self.good.add(path.name)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def output_parent(out: Path) -> Path:
     return out.parent if str(out.parent) else Path(".")
 
@@ -155,8 +229,12 @@ def check_name(out: Path, parent: Path) -> None:
 
 
 def _replace_problem(out: Path, out_is_video: bool) -> str | None:
-    """Why --force may not replace `out` (None: it may). Only what this tool writes is replaced: a file
-    for a video output, a folder of its numbered PNG frames for a folder output; an empty folder too."""
+    """Why --force may not replace `out` (None: it may). The one rule (docs/UPSCALE.md, "--force"): a
+    regular file at a video output's name; a folder holding only numbered PNG frames (and the lock file)
+    at a folder output's name; an empty folder. Never a symbolic link (broken or not), the input or a
+    folder holding it (`check_output`), or anything else."""
+    if out.is_symlink():
+        return "is a symbolic link" if out.exists() else "is a broken symlink (its target does not exist)"
     if out.is_dir():
         if out.is_symlink():
             return "is a link to a folder"
@@ -181,9 +259,13 @@ def check_output(out: Path, src_path: Path, out_is_video: bool, force: bool) -> 
         raise VideoINRError(f"{out}: output would overwrite the input")
     if o in s.parents:
         raise VideoINRError(f"{out}: output folder contains the input {src_path}; choose another output")
+    if out.is_symlink():  # never written through nor replaced, with or without --force
+        what = "symbolic link" if out.exists() else "broken symlink (its target does not exist)"
+        raise VideoINRError(f"{out}: output is a {what}; videoinr does not replace links (remove it or choose "
+                            "another output)")
     if not out.exists():
         return
-    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+    if out.is_dir() and not any(out.iterdir()):
         return  # an empty folder is as good as none
     if not force:
         raise VideoINRError(f"{out}: already exists (use --force to overwrite)")
@@ -195,7 +277,7 @@ def check_output(out: Path, src_path: Path, out_is_video: bool, force: bool) -> 
 def move_into_place(src: Path, dst: Path, video: bool) -> None:
     """Rename src to dst, replacing an existing dst (file or folder) only after src is complete, and only
     if dst is still something --force may replace (checked again: it may have changed meanwhile)."""
-    if dst.exists():
+    if dst.exists() or dst.is_symlink():
         why = _replace_problem(dst, video)
         if why:
             raise VideoINRError(f"{dst}: {why} (changed during the run); nothing replaced")
@@ -211,6 +293,7 @@ def move_into_place(src: Path, dst: Path, video: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(src, dst)
+    fsync_dir(output_parent(dst))
 
 
 def model_fingerprint(model) -> str:

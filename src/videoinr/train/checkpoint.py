@@ -36,7 +36,7 @@ RESUMABLE_CHANGES = ("steps", "val_every", "ckpt_every", "log_every", "num_worke
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync and os.replace: readers see the old
     file or the new one, never a torn one."""
-    atomic_write_bytes(path, data, fsync=True, tmp=path.with_name(path.name + ".tmp"))
+    atomic_write_bytes(path, data, tmp=path.with_name(path.name + ".tmp"))
 
 
 def rng_state() -> dict[str, Tensor]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import VideoINRError, require_regular_file
 from videoinr.models import CONFIGS, ModelConfig
 
 __all__ = ["TrainConfig", "load_config", "parse_overrides", "check_config", "lr_at", "scale_at",
@@ -221,6 +221,11 @@ def check_config(cfg: TrainConfig) -> None:
     string becomes {path: ...}."""
     if cfg.init is None:
         cfg.model_config()  # unknown model name / override keys / bad values
+    else:
+        try:
+            require_regular_file(cfg.init, "weights file")
+        except VideoINRError as e:
+            raise VideoINRError(f"config key 'init': {e}") from None
     _check(cfg.lr_patch >= 4, "lr_patch", f"must be >= 4, got {cfg.lr_patch}")
     _check(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")
     _check(cfg.targets >= 1, "targets", f"must be >= 1, got {cfg.targets}")

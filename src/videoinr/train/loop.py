@@ -6,6 +6,7 @@ resumed run continues bit-identically to an uninterrupted one.
 """
 from __future__ import annotations
 
+import errno
 import os
 import random
 import sys
@@ -42,13 +43,30 @@ def train(cfg: TrainConfig, out: str | os.PathLike, resume: bool = False, progre
     try:
         configure_threads(cfg, d, device)
         _check_run_folder(cfg, out, resume)
-        return _Run(cfg, out, resume, progress and d.main, d, device).run()
+        try:
+            return _Run(cfg, out, resume, progress and d.main, d, device).run()
+        except OSError as e:  # the run folder's files: full disk, permissions, something in the way
+            where = e.filename or out
+            if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG):
+                raise VideoINRError(f"{where}: disk full ({e.strerror or 'no space left'}); the last checkpoint "
+                                    f"in {out} is kept: free some space and rerun with --resume") from None
+            raise VideoINRError(f"{where}: cannot write ({e.strerror or e})") from None
     finally:
         shutdown_distributed(d)
 
 
 def _check_run_folder(cfg: TrainConfig, out: Path, resume: bool) -> None:
     """Refuse to overwrite a checkpoint without --resume, and a validation clip inside a training source."""
+    if out.exists() and not out.is_dir():
+        raise VideoINRError(f"--out {out}: exists and is not a folder")
+    for name in ("checkpoint.pt", "metrics.csv", "config.yaml", "final.safetensors"):
+        p = out / name
+        if (p.exists() or p.is_symlink()) and not p.is_file():
+            raise VideoINRError(f"{p}: is in the way (not a regular file); move it away or choose another --out")
+    for name in ("tb", "val"):
+        p = out / name
+        if p.exists() and not p.is_dir():
+            raise VideoINRError(f"{p}: is in the way (not a folder); move it away or choose another --out")
     if (out / "checkpoint.pt").exists() and not resume:
         raise VideoINRError(f"{out} already holds a checkpoint: pass --resume to continue it, or another --out")
     if cfg.val_source is not None:
