@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("videoinr.evaluate", "evaluate a model or baselines on a benchmark (e.g. Vid4)"),
     "train": ("videoinr.train", "train a model from a config"),
     "ui": ("videoinr.ui", "a local web page for upscaling (needs: pip install 'videoinr[ui]')"),
+    "import-official": ("videoinr.import_official", "convert a checkpoint of the official VideoINR code to a weights file"),
 }
 
 # imported (under _DeferredInterrupt) before a subcommand runs: their imports take the first seconds, and a

@@ -133,6 +133,12 @@ def warp(x: Tensor, flow: Tensor, official: bool, lr: tuple, out_wh: Tensor) -> 
             (base + flow[..., 2:] * step).clamp(-CLAMP, CLAMP))
 
 
+def check_output_size(conventions: str, content: tuple[int, int], size: tuple[int, int]) -> None:
+    """Raise the one-line VideoINRError of `Geometry.output_grid` before any work when a model of these
+    conventions cannot decode an (H, W) = size output of (h, w) = content input frames."""
+    Geometry(conventions == OFFICIAL, content, padded_size(*content)).output_grid(size)
+
+
 def padded_size(h: int, w: int) -> tuple[int, int]:
     """(h, w) rounded up to the encoder's PAD_MULTIPLE."""
     return h + (-h) % PAD_MULTIPLE, w + (-w) % PAD_MULTIPLE

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from videoinr.errors import VideoINRError
+from videoinr.models.conventions import check_output_size
 from videoinr.pipeline.budget import make_budget, memory_limit
 from videoinr.pipeline.job import Job, is_video_output
 from videoinr.pipeline.plan import OutputPlan, make_plan
@@ -76,6 +77,7 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
 
     src = scan(src_path, job.input_fps, job.scene_cuts, job.progress)
     plan = make_plan(src, job)
+    check_output_size(net.cfg.conventions, (src.height, src.width), plan.out_hw)  # official models: a padded grid
     if out_is_video and src.kind == "video" and plan.copy_audio is False and src.info.has_audio and job.progress:
         print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
 
