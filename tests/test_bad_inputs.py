@@ -147,6 +147,8 @@ CASES = {
     "empty_folder": (_in(lambda d, f, w: (d / "ef").mkdir() or d / "ef"), "error: no image frames"),
     "random_bytes": (_in(lambda d, f, w: file(d / "r.mp4", os.urandom(4096))),
                      "error: not a readable"),
+    "text_file": (_in(lambda d, f, w: file(d / "notes.txt", bytes(97 + (i * 7) % 26 if i % 41 else 10
+                                                                  for i in range(20000)))), "error: not a video"),
     "truncated_mp4": (_in(lambda d, f, w: truncated(d / "t.mp4", f)), "error: truncated"),
     "truncated_mkv": (_in(lambda d, f, w: truncated(d / "t.mkv", f)), "error: truncated"),
     "symlink_loop": (_in(_loop), "error: symlink loop"),
@@ -188,6 +190,9 @@ CASES = {
     "fullwidth_time_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--time-scale", "\uff12"), "error: ASCII digits"),
     "fullwidth_fps": (_in(lambda d, f, w: folder(d, f[:2]), "--fps", "\uff16\uff10"), "error: ASCII digits"),
     "fullwidth_region": (_in(lambda d, f, w: folder(d, f[:2]), "--region", "0,0,\uff11,1"), "error: ASCII digits"),
+    "fps_huge_exponent": (_in(lambda d, f, w: folder(d, f[:2]), "--fps", "1e999999999"), "error: finite"),
+    "time_scale_5000_digits": (_in(lambda d, f, w: folder(d, f[:2]), "--time-scale", "9" * 5000),
+                               "error: --time-scale"),
     "crf_typo": (_in(lambda d, f, w: folder(d, f[:2]), "--crf", "1.2.3"), "error: --crf"),
     "max_time_typo": (_in(lambda d, f, w: folder(d, f[:2]), "--max-time", "1.2.3h"), "error: --max-time"),
     "bad_size": (_in(lambda d, f, w: folder(d, f[:2]), "--size", "0x-1"), "error: --size"),
@@ -277,3 +282,33 @@ def test_bad_input_table(case, tmp_path, frames, weights, capsys, monkeypatch):
         assert sorted(set(after) - set(before)) == ["out.mp4"], sorted(set(after) - set(before))
         info = probe(d / "out.mp4")
         assert (info.frames, info.width, info.height) == (n, w, h)
+
+
+# ------------------------------------------- issue 26: random option strings, never a traceback (seeded)
+OPTION_ALPHABET = ["0", "1", "2", "5", "9", ".", ",", "x", "X", ":", "-", "+", "e", "E", "/", " ", "inf", "nan",
+                   "\uff12", "\u0662", "1e308", "1e-308", "99999999999999999999", "K", "M", "G", "T", "iB",
+                   "s", "m", "h", "d", "\u00a0", "", "_"]
+OPTIONS = ["scale", "size", "time_scale", "fps", "times", "region", "max_memory", "max_time", "crf", "input_fps"]
+
+
+def test_random_option_strings_give_a_job_or_one_error():
+    """Every upscale option parser on 4000 random strings (digits, signs, separators, fullwidth and Arabic-
+    Indic digits, inf/nan, huge exponents, units): a valid Job whose output size is computable, or a
+    VideoINRError; nothing else (a ValueError, OverflowError or MemoryError would be a traceback)."""
+    import random
+
+    from videoinr.errors import VideoINRError
+    from videoinr.pipeline.job import MAX_SIDE, Job, output_size
+
+    rng = random.Random(26)
+    for _ in range(4000):
+        opt = rng.choice(OPTIONS)
+        text = "".join(rng.choice(OPTION_ALPHABET) for _ in range(rng.randint(0, 8)))
+        try:
+            job = Job(**{opt: text}, device="cpu", progress=False)
+            h, w = output_size((32, 48), job.scale, job.size)
+        except VideoINRError as e:
+            assert str(e).strip() and "\n" not in str(e), (opt, text, e)
+            continue
+        assert 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE, (opt, text, h, w)
+        assert text.isascii() or not any(c.isdigit() and not c.isascii() for c in text), (opt, text)

@@ -272,3 +272,67 @@ def test_ui_without_gradio_says_how_to_install(monkeypatch, tmp_path, capsys):
 def test_import_videoinr_does_not_import_gradio():
     code = "import sys, videoinr, videoinr.cli, videoinr.ui; assert 'gradio' not in sys.modules, 'gradio imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# ------------------------------------------------ issue 26: the page's logic (App, no Gradio, no browser)
+@pytest.fixture
+def ui_app(tmp_path):
+    from videoinr.ui.app import App
+
+    from av_helpers import example_frames
+
+    clip = tmp_path / "clip.mp4"
+    write_with_audio(clip, example_frames(3, resize=(32, 24)))
+    return App(tmp_path / "app"), clip
+
+
+def test_page_estimate_bounds_absurd_requests_and_refuses_text(ui_app, tmp_path):
+    """#12: the estimate of `time scale` 1e9 (which grew the server to 24 GB) or scale 1e308 is one error
+    line at once; #13: a text upload (FFmpeg's tty demuxer renders text as video) gets no estimate."""
+    import resource
+
+    app, clip = ui_app
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for kw, needle in [({"time_scale": 1e9}, "over the limit"), ({"scale": 1e308}, "largest output frame"),
+                       ({"time_scale": 3e6}, "over the limit")]:
+        args = {"space_mode": "scale", "scale": 2, "size": "", "time_mode": "time scale", "time_scale": 2,
+                "fps": "", "model": "lite", **kw}
+        msg = app.estimate(str(clip), **args)
+        assert "vi-error" in msg and needle in msg, msg
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200_000  # KiB: nothing was allocated
+    text = tmp_path / "notes.txt"
+    text.write_text("".join(chr(97 + (i * 7) % 26) + ("\n" if i % 40 == 0 else "") for i in range(20000)))
+    msg = app.estimate(str(text), "scale", 2, "", "time scale", 2, "", "lite")
+    assert "vi-error" in msg and "not a video" in msg, msg
+
+
+def test_page_jobs_leave_nothing_behind(ui_app):
+    """#10: a job cancelled mid-render leaves no job folder (work folder, lock, input copy); finished jobs
+    whose comparison never ran (tab closed) do not pile up: the next job sweeps them; #13: closing the tab
+    (`end_session`, wired to the page's unload event) cancels that session's job."""
+    app, clip = ui_app
+    calls = []
+
+    def progress(value, **k):
+        calls.append(value)
+        if isinstance(value, tuple) and value[0] >= 1:  # one output frame written: mid-render
+            app.end_session("s1")
+
+    out, status, job = app.run(str(clip), "scale", 2, "", "time scale", 2, "", "lite", session="s1",
+                               progress=progress)
+    assert out is None and job is None and "cancelled" in status, status
+    assert list(app.jobs_root.iterdir()) == []
+    stale = app.jobs_root / ("0" * 32)  # a finished job whose page went away, with a killed run's leftovers
+    (stale / ".x.mp4.videoinr-part").mkdir(parents=True)
+    (stale / "input.mp4").write_bytes(b"old")
+    out, status, job = app.run(str(clip), "scale", 2, "", "time scale", 2, "", "lite", session="s2")
+    assert out is not None and "done" in status, status
+    assert [p.name for p in app.jobs_root.iterdir()] == [Path(job).name]  # only the latest result
+
+
+@pytest.mark.parametrize("value", ["\uff15\uff10\uff10M", "1.2.3G", "0"])
+def test_max_upload_uses_the_one_byte_size_parser(value, capsys):
+    assert cli.main(["ui", "--max-upload", value]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --max-upload") and "Traceback" not in err, err

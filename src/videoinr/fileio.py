@@ -17,12 +17,16 @@ Pixel conversions live in ``videoinr.data.convert`` (they need torch; this modul
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+from videoinr.errors import VideoINRError
+
 __all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "fsync_dir", "file_digest",
-           "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
+           "parse_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:
@@ -110,6 +114,25 @@ def file_digest(path: str | os.PathLike) -> tuple[int, str]:
             h.update(block)
             size += len(block)
     return size, h.hexdigest()
+
+
+_BYTES = re.compile(r"\s*((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[0-9]+)?)\s*([kmgtp]?)(i?b)?\s*")
+
+
+def parse_bytes(value: str | int | float, option: str, minimum: int = 1) -> int:
+    """The one parser of byte sizes: '4G', '512M', '1.5GiB', '2e9', 2e9 -> bytes (K, M, G, T, P are powers
+    of 1024; ASCII digits only). VideoINRError naming `option` for anything else or less than `minimum`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        m = _BYTES.fullmatch(str(value).lower())
+        if not m:
+            raise VideoINRError(f"{option} {value!r}: expected a size such as 4G or 512M")
+        number = float(m.group(1)) * 1024 ** " kmgtp".index(m.group(2) or " ")
+    if not math.isfinite(number) or number < minimum:
+        at_least = f"{minimum // 2**20}M" if minimum >= 2**20 else f"{minimum} bytes"
+        raise VideoINRError(f"{option} {value!r}: must be at least {at_least}")
+    return int(number)
 
 
 # Video file extensions (lower case, with the dot): one set for every reader (upscale inputs, training sources).

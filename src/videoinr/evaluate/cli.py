@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--methods", required=True,
         help="comma-separated: bicubic-repeat, bicubic-blend, flow-bicubic, lite, paper, or .safetensors paths",
     )
-    parser.add_argument("--out", required=True, help="output folder (results.json, results.md, psnr_vs_t.png, crops/)")
+    parser.add_argument("--out", required=True, help="output folder (results.json, results.md, psnr_vs_t.png, crops/); "
+                        "not inside --data, nor holding it")
     parser.add_argument("--scale", type=int, default=4, help="space scale S (default 4)")
     parser.add_argument("--time-scale", type=int, default=None, help="time scale N (vid4 default 2; clips: L = N + 1)")
     parser.add_argument("--clip-len", type=int, default=None, help="clips protocol: frames per clip L (default 9)")

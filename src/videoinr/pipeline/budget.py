@@ -2,7 +2,6 @@
 split of a memory limit into render chunks, and the run-time estimate checked against --max-time."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from videoinr.errors import VideoINRError
-from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS  # noqa: F401 (re-exported)
+from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS, parse_bytes  # noqa: F401 (re-exported)
 from videoinr.runtime import pick_device
 
 DEFAULT_INPUT_FPS = Fraction(30)
@@ -30,8 +30,14 @@ PLAN_BYTES_PER_FRAME = 256  # Python objects per planned output frame (position,
 MAX_SIDE = 1 << 20
 """Widest or tallest output frame (pixels): float32 coordinates still resolve pixel centres up to 2^20."""
 
-_INT = re.compile(r"[+-]?[0-9]+")
+_INT = re.compile(r"[+-]?[0-9]{1,18}")  # at most 18 digits: int() of thousands of digits is refused by Python
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _shown(value) -> str:
+    """`value` for an error message: its repr, cut to 40 characters (a pasted megabyte stays one short line)."""
+    r = repr(value)
+    return r if len(r) <= 40 else r[:30] + f"...({len(r)} chars)"
 
 
 def total_ram() -> int:
@@ -61,50 +67,53 @@ def _strict_float(value, option: str) -> float:
     """A number from the command line or the API: ASCII digits only in text (a fullwidth '２' is refused),
     never a bool."""
     if isinstance(value, bool):
-        raise VideoINRError(f"{option} {value!r}: not a number")
+        raise VideoINRError(f"{option} {_shown(value)}: not a number")
     if isinstance(value, (int, float, Fraction)):
         return float(value)
     text = str(value).strip()
     if not _FLOAT.fullmatch(text):
-        raise VideoINRError(f"{option} {value!r}: not a number (ASCII digits, e.g. 2 or 2.5)")
+        raise VideoINRError(f"{option} {_shown(value)}: not a number (ASCII digits, e.g. 2 or 2.5)")
     return float(text)
 
 
 def _strict_int(value, option: str) -> int:
     """A whole number: an int, an integral float, or text of ASCII digits."""
     if isinstance(value, bool):
-        raise VideoINRError(f"{option} {value!r}: not a whole number")
+        raise VideoINRError(f"{option} {_shown(value)}: not a whole number")
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if not value.is_integer():
-            raise VideoINRError(f"{option} {value!r}: not a whole number")
+            raise VideoINRError(f"{option} {_shown(value)}: not a whole number")
         return int(value)
     text = str(value).strip()
     if not _INT.fullmatch(text):
-        raise VideoINRError(f"{option} {value!r}: not a whole number (ASCII digits)")
+        raise VideoINRError(f"{option} {_shown(value)}: not a whole number (ASCII digits)")
     return int(text)
 
 
 def _strict_fraction(value, option: str) -> Fraction:
     """A rate: a number or 'N/D' text (ASCII digits), e.g. 30000/1001."""
     if isinstance(value, bool):
-        raise VideoINRError(f"{option} {value!r}: not a number")
+        raise VideoINRError(f"{option} {_shown(value)}: not a number")
     if isinstance(value, (int, Fraction)):
         return Fraction(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise VideoINRError(f"{option} {value!r}: must be a finite number")
+            raise VideoINRError(f"{option} {_shown(value)}: must be a finite number")
         return Fraction(value).limit_denominator(1_000_000)
     text = str(value).strip()
     num, slash, den = text.partition("/")
-    if not _FLOAT.fullmatch(num) or (slash and not _INT.fullmatch(den)):
-        raise VideoINRError(f"{option} {value!r}: not a number (ASCII digits, e.g. 60 or 30000/1001)")
-    try:
-        q = Fraction(text)
-    except (ValueError, ZeroDivisionError, OverflowError):
-        raise VideoINRError(f"{option} {value!r}: not a number") from None
-    return q.limit_denominator(1_000_000)
+    if slash:  # N/D: two whole numbers
+        if not (_INT.fullmatch(num) and _INT.fullmatch(den)) or int(den) == 0:
+            raise VideoINRError(f"{option} {_shown(value)}: not a number (ASCII digits, e.g. 60 or 30000/1001)")
+        return Fraction(int(num), int(den)).limit_denominator(1_000_000)
+    if not _FLOAT.fullmatch(num):
+        raise VideoINRError(f"{option} {_shown(value)}: not a number (ASCII digits, e.g. 60 or 30000/1001)")
+    f = float(num)  # never Fraction('1e999999999'), which would build a billion-digit integer
+    if not math.isfinite(f):
+        raise VideoINRError(f"{option} {_shown(value)}: must be a finite number")
+    return Fraction(f).limit_denominator(1_000_000)
 
 
 def _parse_size(text: str | Sequence[int]) -> tuple[int, int]:
@@ -112,7 +121,9 @@ def _parse_size(text: str | Sequence[int]) -> tuple[int, int]:
     if isinstance(text, str):
         m = re.fullmatch(r"\s*(-?[0-9]+)\s*[x:,]\s*(-?[0-9]+)\s*", text)
         if not m:
-            raise VideoINRError(f"--size {text!r}: expected WxH in ASCII digits, e.g. 1280x720 or 1280x-1")
+            raise VideoINRError(f"--size {_shown(text)}: expected WxH in ASCII digits, e.g. 1280x720 or 1280x-1")
+        if max(len(m.group(1)), len(m.group(2))) > 18:
+            raise VideoINRError(f"--size {_shown(text)}: a side is over {MAX_SIDE} pixels, the largest output frame")
         w, h = int(m.group(1)), int(m.group(2))
     else:
         vals = list(text)
@@ -130,7 +141,7 @@ def _parse_region(text: str | Sequence[int]) -> tuple[int, int, int, int]:
     vals = text.split(",") if isinstance(text, str) else list(text)
     if len(vals) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) or _INT.fullmatch(str(v).strip())
                                  for v in vals):
-        raise VideoINRError(f"--region {text!r}: expected X,Y,W,H in output pixels (ASCII digits)")
+        raise VideoINRError(f"--region {_shown(text)}: expected X,Y,W,H in output pixels (ASCII digits)")
     x, y, w, h = (int(str(v).strip()) for v in vals)
     if x < 0 or y < 0 or w < 1 or h < 1:
         raise VideoINRError(f"--region {x},{y},{w},{h}: X, Y must be >= 0 and W, H >= 1")
@@ -146,31 +157,23 @@ def _parse_times(text: str | Sequence[float]) -> list[float]:
     times = []
     for i, v in enumerate(vals):
         if isinstance(v, str) and not v.strip():
-            raise VideoINRError(f"--times {text!r}: item {i + 1} is empty (a doubled or trailing comma?)")
+            raise VideoINRError(f"--times {_shown(text)}: item {i + 1} is empty (a doubled or trailing comma?)")
         times.append(_strict_float(v, "--times"))
     if not times:
         raise VideoINRError("--times: no times given")
     if any(not math.isfinite(t) for t in times):
-        raise VideoINRError(f"--times: times must be finite numbers, got {text!r}")
+        raise VideoINRError(f"--times: times must be finite numbers, got {_shown(text)}")
     if any(b < a for a, b in zip(times, times[1:])):
         raise VideoINRError("--times: times must not decrease (output is written in order)")
     return times
 
 
 def parse_memory(text: str | int | float | None) -> int | None:
-    """'4G', '512M', '1.5GiB', 2e9 -> bytes; None or 'auto' -> None."""
+    """'4G', '512M', '1.5GiB', 2e9 -> bytes (at least 64M; `videoinr.fileio.parse_bytes`); None or 'auto' ->
+    None."""
     if text is None or (isinstance(text, str) and text.strip().lower() == "auto"):
         return None
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
-        if not m:
-            raise VideoINRError(f"--max-memory {text!r}: expected a size such as 4G or 512M")
-        value = float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " ")
-    if not math.isfinite(value) or value < 64 * 2**20:
-        raise VideoINRError(f"--max-memory {text!r}: must be at least 64M")
-    return int(value)
+    return parse_bytes(text, "--max-memory", 64 * 2**20)
 
 
 def _parse_duration(text: str | float | None) -> float | None:
@@ -183,7 +186,7 @@ def _parse_duration(text: str | float | None) -> float | None:
         return None
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([smhd]?)\s*", str(text).lower())
     if not m:
-        raise VideoINRError(f"--max-time {text!r}: expected a duration such as 12h, 90m or 2d")
+        raise VideoINRError(f"--max-time {_shown(text)}: expected a duration such as 12h, 90m or 2d")
     return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
@@ -197,7 +200,7 @@ def _parse_scale(scale) -> float:
 def _parse_time_scale(time_scale) -> int:
     if isinstance(time_scale, float) and not time_scale.is_integer() or (
             isinstance(time_scale, str) and not _INT.fullmatch(time_scale.strip())):
-        raise VideoINRError(f"--time-scale {time_scale}: must be a whole number >= 1 in ASCII digits "
+        raise VideoINRError(f"--time-scale {_shown(time_scale)}: must be a whole number >= 1 in ASCII digits "
                             "(use --fps for other rates)")
     n = _strict_int(time_scale, "--time-scale")
     if n < 1:

@@ -15,7 +15,7 @@ from videoinr.fileio import write_via_temp
 from videoinr.pipeline.job import Job
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
-from videoinr.pipeline.workdir import FRAME_NAME, JOB_FILE, LOCK_FILE, FinishedFiles, move_into_place
+from videoinr.pipeline.workdir import JOB_FILE, LOCK_FILE, FinishedFiles, move_into_place
 
 
 def check_container(out: Path, codec: str) -> None:

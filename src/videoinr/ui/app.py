@@ -128,6 +128,7 @@ class App:
                     if flag.is_set():
                         raise _Cancelled()
             try:
+                self._sweep()  # one job at a time: every earlier job folder is done with (its result served)
                 job.mkdir()
                 ext = Path(str(video)).suffix.lower()
                 inp = job / ("input" + (ext if ext in VIDEO_EXTENSIONS else ".bin"))
@@ -177,6 +178,20 @@ class App:
                     del self.cancel_flags[session]
             if not ok:
                 shutil.rmtree(job, ignore_errors=True)
+
+    def _sweep(self) -> None:
+        """Remove every job folder (call holding `job_lock`): finished jobs whose page never asked for the
+        comparison (a closed tab) and anything a cancelled or killed job left must not pile up on disk."""
+        for p in self.jobs_root.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+    def end_session(self, session: str) -> None:
+        """The browser tab closed or lost its connection: stop that session's job (its folder is removed as
+        for a cancel)."""
+        self.cancel(session)
 
     def cancel(self, session: str) -> bool:
         with self.flags_lock:

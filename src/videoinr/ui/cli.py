@@ -1,7 +1,6 @@
 """`videoinr ui` command: options, Gradio's environment (offline, files in the app's folder), serving until
 Ctrl-C or SIGTERM, and cleaning up."""
 import os
-import re
 import shutil
 import signal
 import socket
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 from videoinr.errors import ArgumentParser, VideoINRError
+from videoinr.fileio import parse_bytes
 from videoinr.pipeline import EXAMPLE_VIDEO, parse_memory
 from videoinr.ui.app import App
 from videoinr.ui.page import CSS, build_page
@@ -36,13 +36,6 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--max-memory", default="auto", help="peak memory bound of a job, e.g. 4G (default auto)")
     return p
-
-
-def _parse_bytes(text: str) -> int:
-    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([kmgt]?)(i?b)?\s*", str(text).lower())
-    if not m or float(m.group(1)) <= 0:
-        raise VideoINRError(f"--max-upload {text!r}: expected a size such as 500M or 2G")
-    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
 
 
 def _free_port(host: str) -> int:
@@ -77,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 0 <= args.port <= 65535:
         raise VideoINRError(f"--port {args.port}: must be in 0..65535")
-    max_upload = _parse_bytes(args.max_upload)
+    max_upload = parse_bytes(args.max_upload, "--max-upload")
     from videoinr.runtime import pick_device
     parse_memory(args.max_memory)
     pick_device(args.device)

@@ -57,6 +57,11 @@ def build_page(gr, app: App):
         _wire_estimate(gr, app, page)
         _wire_job(gr, app, page)
         _wire_compare(gr, app, page)
+
+        def on_unload(request: gr.Request):  # tab closed or connection lost: its job must not run on
+            app.end_session(request.session_hash)
+
+        demo.unload(on_unload)
     return demo
 
 
