@@ -13,24 +13,19 @@ from __future__ import annotations
 import functools
 import warnings
 from contextlib import nullcontext
-from typing import TYPE_CHECKING
-
 import torch
 import torch._dynamo
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from videoinr.models.state import State
 
 _COMPILED: dict = {"fns": {}, "broken": False}
 
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fn):
-    """`fn` (a State method taking tensors) through torch.compile (inductor; dynamic shapes: one graph for
+    """`fn` (a renderer function of a State and tensors) through torch.compile (inductor; dynamic shapes: one graph for
     any chunk size, number of times and frame size); falls back to eager for good after any failure to
     compile or run."""
-    def run(state: "State", *args: Tensor):
+    def run(state, *args: Tensor):
         if _COMPILED["broken"]:
             return fn(state, *args)
         if fn not in _COMPILED["fns"]:

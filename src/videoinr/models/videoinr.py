@@ -35,7 +35,7 @@ from videoinr.models.conventions import HR_FRAMES_SCALE, Geometry, padded_size
 from videoinr.models.encoder import ZoomingSlowMoEncoder
 from videoinr.models.prior import pair_flows, prior_at_t
 from videoinr.models.siren import Siren
-from videoinr.models.state import State
+from videoinr.models.render import State
 
 
 class InputLayout:
