@@ -119,6 +119,16 @@ def huge_png(p: Path, w: int = 100_000, h: int = 100_000) -> None:
     p.write_bytes(bytes(d))
 
 
+def huge_jpeg(p: Path) -> None:
+    """A valid 8x8 JPEG whose frame header (SOF0) declares 65000 x 65000 pixels (OpenCV's own size check)."""
+    _, jpg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    d = bytearray(jpg.tobytes())
+    i = d.index(b"\xff\xc0")
+    d[i + 5 : i + 9] = (65000).to_bytes(2, "big") * 2
+    p.with_suffix(".jpg").write_bytes(bytes(d))
+    p.unlink()
+
+
 def with_system_files(p: Path) -> None:
     """What file managers leave in a folder of frames (issue 26 #4): all ignored, with a note."""
     d = p.parent
@@ -168,6 +178,7 @@ CASES = {
     "absurd_scale": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "10000"), "error: memory limit"),
     # issue 26: sizes and counts bounded before anything is allocated (#12, #2), typos refused (#5)
     "huge_png_header": (_in(lambda d, f, w: folder(d, f[:3], edit=huge_png)), "error: header declares 100000x100000"),
+    "huge_jpeg_header": (_in(lambda d, f, w: folder(d, f[:3], edit=huge_jpeg)), "error: more pixels than a frame"),
     "scale_1e308": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "1e308"), "error: the largest output frame"),
     "scale_over_max_side": (_in(lambda d, f, w: folder(d, f[:2]), "--scale", "100000"),
                             "error: the largest output frame"),

@@ -93,6 +93,9 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     except cv2.error as e:  # OpenCV's own checks (its size limit, corrupt headers) are assertions
+        if "MAX_IMAGE_PIXELS" in str(e):
+            raise VideoINRError(f"{path}: its header declares more pixels than a frame may have (over "
+                                f"{MAX_IMAGE_PIXELS:,})") from None
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
         raise VideoINRError(f"{path}: not a readable image ({reason.split(') ')[-1].strip()})") from None
     if img is None:
