@@ -174,3 +174,13 @@ def test_nested_and_prefixed_checkpoints_import_the_same(tmp_path, capsys, impor
     assert cli_main(["import-official", str(src), "-o", str(out)]) == 2  # exists: refused without --force
     assert "exists" in capsys.readouterr().err
     assert cli_main(["import-official", str(src), "-o", str(out), "--force"]) == 0
+
+
+def test_training_refuses_official_conventions_and_fine_tunes_with_ours(imported):
+    from videoinr.train import TrainConfig
+    from videoinr.train.optim import build_model
+
+    with pytest.raises(videoinr.VideoINRError, match="conventions 'videoinr' only"):
+        build_model(TrainConfig(sources=["x"], init=str(imported)))
+    model = build_model(TrainConfig(sources=["x"], init=str(imported), model_overrides={"conventions": "videoinr"}))
+    assert model.cfg.conventions == "videoinr" and model.cfg.nf == 64

@@ -35,6 +35,9 @@ def autocast(cfg: TrainConfig, device: torch.device) -> AbstractContextManager:
 
 def build_model(cfg: TrainConfig) -> VideoINR:
     """A fresh model of `cfg.model_config()` (draws from the torch RNG), or the `init` weights grown to it."""
+    if cfg.model_config().conventions != "videoinr":
+        raise VideoINRError("training decodes with conventions 'videoinr' only (an 'official' model's pixels "
+                            "depend on the output grid; train from its weights with conventions: videoinr)")
     if cfg.init is None:
         return VideoINR(cfg.model_config())
     try:
