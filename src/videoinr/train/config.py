@@ -221,9 +221,9 @@ def check_config(cfg: TrainConfig) -> None:
     string becomes {path: ...}."""
     if cfg.init is None:
         cfg.model_config()  # unknown model name / override keys / bad values
-    else:
+    elif os.path.lexists(cfg.init):  # a missing init may be an earlier stage's output, read when training starts
         try:
-            require_regular_file(cfg.init, "weights file")
+            require_regular_file(cfg.init, "weights file")  # a FIFO would block the read forever
         except VideoINRError as e:
             raise VideoINRError(f"config key 'init': {e}") from None
     _check(cfg.lr_patch >= 4, "lr_patch", f"must be >= 4, got {cfg.lr_patch}")
