@@ -105,3 +105,20 @@ def test_grow_weights_widens_the_implicit_functions(pair):
         grow_weights(PRETRAINED["lite"], dataclasses.replace(c, hr_dim=c.hr_dim - 1))
     with pytest.raises(videoinr.VideoINRError, match="number of layers"):
         grow_weights(PRETRAINED["lite"], dataclasses.replace(c, decoder_hidden=(*c.decoder_hidden, 32)))
+
+
+def test_files_of_earlier_versions_load_with_their_siren_keys(tmp_path):
+    """Before the SIRENs moved under `inr.`, weights files named them `spatial.`, `temporal.`, `decoder.`:
+    such a file (and a training checkpoint's model state) still loads, to the same function."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    src = videoinr.models.registry.PRETRAINED["lite"]
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        old = {k.removeprefix("inr."): f.get_tensor(k) for k in f.keys()}
+    assert any(k.startswith("spatial.") for k in old)
+    path = tmp_path / "old_names.safetensors"
+    save_file(old, str(path), metadata=meta)
+    a, b = videoinr.create_model(str(path)), videoinr.create_model("lite")
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
