@@ -20,7 +20,8 @@ from videoinr.data.video_read import VideoInfo, _short, probe
 from videoinr.errors import VideoINRError
 from videoinr.fileio import publish
 
-__all__ = ["VideoWriter", "concat_videos", "check_encoder", "choose_pix_fmt", "temp_path_for"]
+__all__ = ["VideoWriter", "concat_videos", "check_encoder", "check_preset", "choose_pix_fmt", "default_codec",
+           "temp_path_for"]
 
 
 def temp_path_for(path: str | os.PathLike) -> Path:
@@ -180,6 +181,7 @@ class VideoWriter:
         opts = dict(self.options)
         if self.crf is not None and self.codec in _CRF_CODECS:
             opts.setdefault("crf", f"{self.crf:g}")
+        _quiet_encoder(self.codec, opts)
         st.options = opts
         if self.info is not None:
             _apply_source_look(st, self.info)
@@ -298,6 +300,80 @@ class VideoWriter:
 
 
 _CRF_CODECS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1", "librav1e")
+_WEBM_CODECS = ("libvpx-vp9", "libsvtav1", "libaom-av1", "librav1e")  # VP9 first, then the AV1 encoders
+_OTHER_CODECS = ("libx264", "libx265")  # H.264 first (plays everywhere); HEVC where only it keeps the depth
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                 "placebo")
+
+
+def _has_encoder(codec: str) -> bool:
+    try:
+        return av.codec.Codec(codec, "w").type == "video"
+    except Exception:
+        return False
+
+
+def default_codec(path: str | os.PathLike) -> str:
+    """The encoder for a video output when none is asked for: the container decides (by extension).
+
+    .webm holds only VP8/VP9/AV1: libvpx-vp9 when this FFmpeg has it, else the first AV1 encoder it has
+    (libsvtav1, libaom-av1, librav1e); every other container gets libx264 (H.264).
+    """
+    if Path(path).suffix.lower() == ".webm":
+        for c in _WEBM_CODECS:
+            if _has_encoder(c):
+                return c
+        raise VideoINRError(f"{path}: this FFmpeg build has no VP9 or AV1 encoder for .webm (use another "
+                            "container, e.g. .mkv)")
+    return _OTHER_CODECS[0]
+
+
+def _quiet_encoder(codec: str, opts: dict) -> None:
+    """Keep encoder libraries that print banners/statistics to stderr quiet (errors still reach FFmpeg)."""
+    if codec == "libx265":
+        opts.setdefault("x265-params", "log-level=error")
+    elif codec == "libsvtav1":
+        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 reads its log level from the environment
+
+
+class _SilentStderr:
+    """Redirect file descriptor 2 to /dev/null for a block (libraries such as x264 print there directly)."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
+def check_preset(codec: str, preset: str | None) -> None:
+    """Raise VideoINRError unless `codec` accepts the encoder option `preset` (--preset passes through as the
+    encoder's own `preset` option: x264/x265 names such as `slow`, SVT-AV1 numbers 0..13). Checked by opening
+    the encoder once on a tiny frame, before anything is decoded or written."""
+    if preset is None:
+        return
+    if codec in ("libx264", "libx265") and preset not in _X26X_PRESETS:
+        raise VideoINRError(f"--preset {preset!r}: not a preset of {codec} ({', '.join(_X26X_PRESETS)})")
+    cc = av.CodecContext.create(codec, "w")
+    formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
+    cc.width, cc.height, cc.time_base = 64, 64, Fraction(1, 25)
+    cc.pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
+    opts = {"preset": preset}
+    _quiet_encoder(codec, opts)
+    cc.options = opts
+    try:
+        with _SilentStderr():
+            cc.open()
+    except (av.FFmpegError, ValueError) as e:
+        raise VideoINRError(f"--preset {preset!r}: {codec} does not accept it ({_short(e)})") from None
+    if "preset" in (cc.options or {}):  # left unused: the encoder has no such option
+        raise VideoINRError(f"--preset {preset!r}: {codec} has no presets (leave --preset out, or choose "
+                            "another --codec)")
 
 
 def check_encoder(codec: str) -> None:
@@ -388,7 +464,9 @@ def concat_videos(
         out = av.open(str(tmp), mode="w")
         with _open_part(parts[0]) as first:
             template = first.streams.video[0]
-            vs = out.add_stream_from_template(template)
+            # a decoder that is not also an encoder's name (libdav1d for AV1): copy the parameters as they are
+            opaque = True if not _has_encoder(template.codec_context.name) else None
+            vs = out.add_stream_from_template(template, opaque=opaque)
             vs.time_base = template.time_base
         if info is not None:
             if info.rotation:

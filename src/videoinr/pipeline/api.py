@@ -44,7 +44,8 @@ def upscale(
     region: str | tuple[int, int, int, int] | None = None,
     model: str | os.PathLike | torch.nn.Module = "lite",
     device: str | torch.device = "auto",
-    codec: str = "libx264",
+    codec: str | None = None,
+    preset: str | None = None,
     crf: float | None = 18,
     resume: bool = False,
     force: bool = False,
@@ -63,7 +64,8 @@ def upscale(
     kept; `fps` -> a frame rate from the real timestamps (variable frame rate sources included); `times` ->
     explicit positions in input-frame units (2.5 = halfway between frames 2 and 3), non-decreasing.
     `region` (x, y, w, h) in output pixels renders only that window. `output`: a video file (container by
-    extension; audio/subtitles stream-copied) or a folder (numbered PNGs). `model`: "lite", "paper", a
+    extension; audio/subtitles stream-copied) or a folder (numbered PNGs). `codec`: the video encoder (None:
+    follows the container, VP9 for .webm, else libx264); `preset`: the encoder's `preset` option. `model`: "lite", "paper", a
     .safetensors path, or a VideoINR module. `max_memory` bounds peak memory (e.g. "4G"; default: half the
     RAM up to 8 GiB, or 80% of free GPU memory); `max_time` refuses runs estimated to take longer.
     `on_progress(frames_done, frames_total)` is called once rendering starts (after the estimate) and after
@@ -75,7 +77,7 @@ def upscale(
     inp, out = Path(input), Path(output)
     require_path(inp)
     job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, times=times, region=region, device=device,
-              codec=codec, crf=crf, resume=resume, force=force, max_memory=max_memory, max_time=max_time,
+              codec=codec, preset=preset, crf=crf, resume=resume, force=force, max_memory=max_memory, max_time=max_time,
               scene_cuts=scene_cuts, input_fps=input_fps, progress=progress, segment_frames=segment_frames,
               on_progress=on_progress)
     batch = inp.is_dir() and not is_frame_folder(inp)
@@ -126,14 +128,20 @@ def _check_batch(mine: list[tuple[Path, Path]], job: Job, net) -> None:
     mkv shows only when decoded; decoding costs little next to rendering), plan it (a single frame cannot be
     interpolated, a region must fit) and fit one output frame in memory. All bad inputs are reported at
     once, one line each (VideoINRErrors)."""
-    from videoinr.data.video import check_encoder
+    from videoinr.data.video import check_encoder, check_preset, default_codec
 
-    check_encoder(job.codec)
+    if job.codec is not None:
+        check_encoder(job.codec)
     limit = memory_limit(job)
     problems = []
+    checked = set()
     for v, o in mine:
         try:
-            check_container(o, job.codec)
+            codec = job.codec or default_codec(o)
+            check_container(o, codec)
+            if codec not in checked:
+                check_preset(codec, job.preset)
+                checked.add(codec)
             src = scan(v, None, False, job.progress)
             plan = make_plan(src, job)
             make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(v), job.device)

@@ -36,7 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(a value starting with '-' is accepted, e.g. --region=-5,0,10,10, and reported)")
     p.add_argument("--model", default="lite", help="lite, paper, or a .safetensors weights file (default lite)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--codec", default="libx264", help="video encoder for video outputs (default libx264)")
+    p.add_argument("--codec", help="video encoder for video outputs (default: follows the container: VP9 for "
+                   ".webm, else libx264)")
+    p.add_argument("--preset", help="the encoder's speed/quality preset, passed through (x264/x265: ultrafast .. "
+                   "placebo; SVT-AV1: 0..13)")
     p.add_argument("--crf", default="18", help="encoder quality, lower is better (default 18)")
     p.add_argument("--input-fps", help=f"frame rate of a frame-folder input (default {DEFAULT_INPUT_FPS})")
     p.add_argument("--max-memory", default="auto", help="peak memory bound, e.g. 4G (default auto)")
@@ -94,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = upscale(
             resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
             fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device,
-            codec=args.codec, crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
+            codec=args.codec, preset=args.preset, crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
             max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
             progress=not args.quiet,
         )

@@ -232,6 +232,16 @@ def _parse_crf(crf) -> float | None:
     return value
 
 
+def _parse_name(value, option: str) -> str | None:
+    """An encoder or preset name: None (the default), else ASCII letters, digits and `_.+-`, 1..32 characters."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]{1,32}", text):
+        raise VideoINRError(f"{option} {_shown(value)}: not a name (ASCII letters, digits, '-', e.g. libx264, slow)")
+    return text
+
+
 def output_size(in_hw: tuple[int, int], scale: float | None, size: tuple[int, int] | None) -> tuple[int, int]:
     """Output (H, W): ceil(h * scale), ceil(w * scale) like MATLAB imresize, or exactly `size` = (W, H)
     with a -1 side following the input aspect (rounded). VideoINRError when a side would exceed MAX_SIDE."""
@@ -270,7 +280,8 @@ class Job:
     times: str | Sequence[float] | None = None  # -> list[float]
     region: str | Sequence[int] | None = None  # -> (x, y, w, h)
     device: str | torch.device = "auto"  # -> torch.device
-    codec: str = "libx264"
+    codec: str | None = None  # None: follows the container (`videoinr.data.video.default_codec`)
+    preset: str | None = None  # the encoder's own `preset` option, passed through
     crf: float | None = 18
     resume: bool = False
     force: bool = False
@@ -304,6 +315,8 @@ class Job:
         self.max_memory = parse_memory(self.max_memory)
         self.max_time = _parse_duration(self.max_time)
         self.crf = _parse_crf(self.crf)
+        self.codec = _parse_name(self.codec, "--codec")
+        self.preset = _parse_name(self.preset, "--preset")
         self.device = pick_device(self.device)
 
 

@@ -54,13 +54,13 @@ def upscale_one(src_path: Path, out: Path, job: Job, net) -> Path:
         lock.release()
 
 
-def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, out_is_video: bool) -> dict:
+def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, codec: str | None) -> dict:
     """The job description for --resume: everything that determines the output bytes."""
     return {
         "input": str(src.path.resolve()), "input_size": input_stamp(src.path), "frames": src.n,
         "out": list(plan.out_hw), "region": list(plan.region) if plan.region else None, "u": hashlib.sha1(
             json.dumps([plan.u, plan.times]).encode()).hexdigest(), "cuts": src.cuts,
-        "codec": job.codec if out_is_video else "png", "crf": job.crf,
+        "codec": codec or "png", "preset": job.preset if codec else None, "crf": job.crf,
         "segment": job.segment_frames, "model": model_fingerprint(net), "policy": dataclasses.asdict(policy),
         "version": 2,
     }
@@ -69,11 +69,14 @@ def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, out_is
 def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) -> Path:
     """The run itself, holding the lock on the work folder."""
     out_is_video = is_video_output(out)
+    codec = None
     if out_is_video:
-        from videoinr.data.video import check_encoder
+        from videoinr.data.video import check_encoder, check_preset, default_codec
 
-        check_encoder(job.codec)
-        check_container(out, job.codec)
+        codec = job.codec or default_codec(out)
+        check_encoder(codec)
+        check_container(out, codec)
+        check_preset(codec, job.preset)
 
     src = scan(src_path, job.input_fps, job.scene_cuts, job.progress)
     plan = make_plan(src, job)
@@ -85,7 +88,7 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
     policy = inference_policy(job.device, plan.n * plan.frame_hw[0] * plan.frame_hw[1])  # decided once per job
     policy.apply(net)
     budget = make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(src_path), job.device)
-    settings = _settings(src, plan, job, net, policy, out_is_video)
+    settings = _settings(src, plan, job, net, policy, codec)
     budget = prepare_work(lock.work, settings, budget, limit, job.resume)
     lock.fresh = False  # from here on the work folder is kept or removed below
     finished = FinishedFiles(lock.work, SEGMENT_NAME if out_is_video else FRAME_NAME)
@@ -94,7 +97,7 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         print(f"note: {out}: {len(redo)} finished file{'s' * (len(redo) > 1)} of the interrupted run failed "
               f"verification (truncated or changed) and will be redone: {', '.join(redo[:3])}"
               f"{' ...' if len(redo) > 3 else ''}", file=sys.stderr)
-    sink = (VideoSink(out, lock.work, plan, src, job, finished) if out_is_video
+    sink = (VideoSink(out, lock.work, plan, src, job, finished, codec) if out_is_video
             else FolderSink(out, lock.work, plan.n, finished))
     old_points = net.max_query_points
     try:

@@ -89,12 +89,13 @@ class VideoSink:
     """
 
     def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: Job,
-                 finished: FinishedFiles) -> None:
+                 finished: FinishedFiles, codec: str) -> None:
         import av
 
         self.output, self.work, self.n, self.plan, self.src = output, work, plan.n, plan, src
         self.finished = finished
-        self.codec, self.crf, self.segment = job.codec, job.crf, max(1, int(job.segment_frames))
+        self.codec, self.crf, self.segment = codec, job.crf, max(1, int(job.segment_frames))
+        self.options = {"preset": job.preset} if job.preset else {}
         fmt = av.open(os.devnull, "w", format="mp4")
         try:
             self.ext = ".mp4" if self.codec in fmt.supported_codecs else ".mkv"
@@ -118,7 +119,8 @@ class VideoSink:
                 raise RuntimeError("segment left unfinished")  # frames arrive in order; cannot happen
             source = self.src.path if self.src.kind == "video" else None
             self.writer = VideoWriter(self.seg_path(s), self.plan.fps, codec=self.codec, crf=self.crf,
-                                      source=source, copy_streams=False, time_base=self.plan.time_base)
+                                      source=source, copy_streams=False, time_base=self.plan.time_base,
+                                      options=self.options)
             self.open_seg = s
         self.writer.write(image, time_s, duration)
         if j == min(self.n, (s + 1) * self.segment) - 1:
