@@ -14,7 +14,6 @@ import functools
 import warnings
 from contextlib import nullcontext
 import torch
-import torch._dynamo
 from torch import Tensor
 
 _COMPILED: dict = {"fns": {}, "broken": False}
@@ -28,6 +27,8 @@ def _compiled(fn):
     def run(state, *args: Tensor):
         if _COMPILED["broken"]:
             return fn(state, *args)
+        import torch._dynamo  # here, not at import: it costs ~2 s of startup to every command
+
         if fn not in _COMPILED["fns"]:
             _COMPILED["fns"][fn] = torch.compile(fn, dynamic=True)
         for a in args:
