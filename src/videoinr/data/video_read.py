@@ -1,6 +1,7 @@
 """Reading video files through PyAV (FFmpeg): probing, streaming decode with real timestamps, truncation checks.
 
-Frames come out as uint8 numpy arrays of shape (H, W, 3), RGB order, in the video's stored (coded)
+Frames come out as uint8 numpy arrays of shape (H, W, 3), RGB order (or, with `deep=True`, uint16 on the
+full 0..65535 scale, for video of more than 8 bits per component), in the video's stored (coded)
 orientation; rotation is reported by `probe`, never applied to pixels. Timestamps are presentation times in
 seconds on the input's own timeline, so variable-frame-rate sources keep their real timing. A file cut short
 (fewer frames or an earlier end than its container promises) raises VideoINRError rather than yielding a
@@ -19,7 +20,7 @@ import numpy as np
 
 from videoinr.errors import VideoINRError, require_path
 
-__all__ = ["VideoInfo", "TimedFrame", "probe", "iter_video", "read_video"]
+__all__ = ["VideoInfo", "TimedFrame", "probe", "iter_video", "read_video", "pix_fmt_bits"]
 
 _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 _TEXT_FORMATS = frozenset({"tty"})  # FFmpeg demuxers that "decode" any text file as pictures of its characters
@@ -55,6 +56,20 @@ class VideoInfo:
     colorspace: int
     color_primaries: int
     color_trc: int
+
+    @property
+    def bits(self) -> int:
+        """Bits per colour component of the stored pixels (8 for yuv420p, 10 for yuv420p10le, ...)."""
+        return pix_fmt_bits(self.pix_fmt)
+
+
+def pix_fmt_bits(pix_fmt: str) -> int:
+    """Most bits of any component of FFmpeg pixel format `pix_fmt` (8 where the name is unknown)."""
+    try:
+        fmt = av.video.format.VideoFormat(pix_fmt)
+    except (ValueError, TypeError):
+        return 8
+    return max((c.bits for c in fmt.components), default=8)
 
 
 @dataclass(frozen=True)
@@ -182,16 +197,22 @@ def _check_tail(p: Path, container, vs, frames: int, fps: Fraction) -> None:
             f"the file ends at {got:.2f} s)")
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    """Decoded frame -> uint8 (H, W, 3) RGB, honouring the frame's colour matrix and range."""
+def _to_rgb(frame: av.VideoFrame, deep: bool = False) -> np.ndarray:
+    """Decoded frame -> uint8 (H, W, 3) RGB (uint16 rgb48 with `deep`), honouring the frame's colour matrix
+    and range."""
     src_range = 2 if int(frame.color_range) == _FULL_RANGE else None
     if frame.format.name in ("yuvj420p", "yuvj422p", "yuvj444p"):
         src_range = 2
+    if deep:
+        return frame.to_ndarray(format="rgb48le", src_color_range=src_range)
     return frame.to_ndarray(format="rgb24", src_color_range=src_range)
 
 
-def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
+def iter_video(path: str | os.PathLike, deep: bool = False) -> Iterator[TimedFrame]:
     """Decode `path` frame by frame (streaming, flat memory), yielding `TimedFrame`s in presentation order.
+
+    `deep`: images are uint16 (H, W, 3) RGB on the 0..65535 scale (for video of more than 8 bits per
+    component, which the uint8 default rounds to 8 bits).
 
     Times come from the frames' own timestamps (variable frame rate kept); a frame without one gets the
     previous time + 1/fps. Raises VideoINRError if the file is unreadable, undecodable, or ends before the
@@ -219,7 +240,7 @@ def iter_video(path: str | os.PathLike) -> Iterator[TimedFrame]:
                 dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
                 if frame.time is not None:
                     last_end = float(frame.time) + (dur if dur > 0 else 1.0 / float(fps))
-                yield TimedFrame(_to_rgb(frame), float(t), index, dur if dur > 0 else None)
+                yield TimedFrame(_to_rgb(frame, deep), float(t), index, dur if dur > 0 else None)
                 last_time = float(t)
                 index += 1
         except av.FFmpegError as e:

@@ -16,12 +16,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from videoinr.data.video_read import VideoInfo, _short, probe
+from videoinr.data.video_read import VideoInfo, _short, pix_fmt_bits, probe
 from videoinr.errors import VideoINRError
 from videoinr.fileio import publish
 
-__all__ = ["VideoWriter", "concat_videos", "check_encoder", "check_preset", "choose_pix_fmt", "default_codec",
-           "temp_path_for"]
+__all__ = ["VideoWriter", "concat_videos", "check_encoder", "check_preset", "choose_pix_fmt", "deep_pix_fmt",
+           "default_codec", "temp_path_for"]
 
 
 def temp_path_for(path: str | os.PathLike) -> Path:
@@ -191,15 +191,15 @@ class VideoWriter:
         self._size = (height, width)
 
     def write(self, image: np.ndarray, time: float | None = None, duration: float | None = None) -> None:
-        """Encode one uint8 (H, W, 3) RGB frame shown from `time` seconds (default frame index / fps)
+        """Encode one uint8 (H, W, 3) RGB frame (or uint16 on the 0..65535 scale, for 10/12-bit `pix_fmt`s) shown from `time` seconds (default frame index / fps)
         for `duration` seconds (default 1 / fps; it sets the length of the last frame, hence the video's).
 
         Times must increase; they are rounded to the output time base.
         """
         if self._closed:
             raise RuntimeError("VideoWriter is closed")
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected uint8 (H, W, 3) RGB, got {image.dtype} {image.shape}")
+        if image.dtype not in (np.uint8, np.uint16) or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected uint8 or uint16 (H, W, 3) RGB, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
         if self._out is None:
             self._open(h, w)
@@ -212,7 +212,8 @@ class VideoWriter:
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts, self._last_time = pts, float(time)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        rgb = "rgb24" if image.dtype == np.uint8 else "rgb48le"
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=rgb)
         frame = frame.reformat(format=st.codec_context.pix_fmt, **_yuv_kwargs(self.info))
         frame.pts = pts
         frame.time_base = self.time_base
@@ -313,19 +314,38 @@ def _has_encoder(codec: str) -> bool:
         return False
 
 
-def default_codec(path: str | os.PathLike) -> str:
+def deep_pix_fmt(codec: str, bits: int) -> str | None:
+    """The 4:2:0 pixel format of `codec` closest to `bits` per component above 8 (yuv420p10le for 10-bit,
+    yuv420p12le for 12-bit and deeper, else 10-bit where the encoder stops there); None when it has none."""
+    if bits <= 8:
+        return None
+    try:
+        formats = {f.name for f in (av.codec.Codec(codec, "w").video_formats or [])}
+    except Exception:
+        return None
+    for depth in ((12, 10) if bits > 10 else (10,)):
+        if f"yuv420p{depth}le" in formats:
+            return f"yuv420p{depth}le"
+    return None
+
+
+def default_codec(path: str | os.PathLike, bits: int = 8) -> str:
     """The encoder for a video output when none is asked for: the container decides (by extension).
 
     .webm holds only VP8/VP9/AV1: libvpx-vp9 when this FFmpeg has it, else the first AV1 encoder it has
-    (libsvtav1, libaom-av1, librav1e); every other container gets libx264 (H.264).
+    (libsvtav1, libaom-av1, librav1e); every other container gets libx264 (H.264). For a `bits`-deep input
+    (10, 12) the first of those that keeps the most of its depth (libx264 High 10 for 10-bit, libx265 for
+    12-bit; in .webm an AV1 encoder where this FFmpeg's VP9 is 8-bit only).
     """
-    if Path(path).suffix.lower() == ".webm":
-        for c in _WEBM_CODECS:
-            if _has_encoder(c):
-                return c
-        raise VideoINRError(f"{path}: this FFmpeg build has no VP9 or AV1 encoder for .webm (use another "
-                            "container, e.g. .mkv)")
-    return _OTHER_CODECS[0]
+    webm = Path(path).suffix.lower() == ".webm"
+    have = [c for c in (_WEBM_CODECS if webm else _OTHER_CODECS) if _has_encoder(c)]
+    if not have:
+        raise VideoINRError(f"{path}: this FFmpeg build has no {'VP9 or AV1' if webm else 'H.264 or HEVC'} encoder "
+                            f"for {Path(path).suffix} (choose a --codec it has)")
+    if bits > 8:
+        depth = {c: pix_fmt_bits(deep_pix_fmt(c, bits) or "yuv420p") for c in have}
+        return max(have, key=lambda c: (min(depth[c], bits), -have.index(c)))
+    return have[0]
 
 
 def _quiet_encoder(codec: str, opts: dict) -> None:
@@ -390,13 +410,15 @@ def choose_pix_fmt(codec: str, width: int, height: int, pix_fmt: str | None = No
     """Pixel format for encoding: `pix_fmt` or yuv420p; yuv444p for odd sizes (which 4:2:0 cannot store)."""
     fmt = pix_fmt or "yuv420p"
     formats = {f.name for f in (av.codec.Codec(codec, "w").video_formats or [])}
-    if (width % 2 or height % 2) and fmt in ("yuv420p", "nv12", "yuv422p"):
-        if formats and "yuv444p" not in formats:
+    full = {"yuv420p": "yuv444p", "nv12": "yuv444p", "yuv422p": "yuv444p", "yuv420p10le": "yuv444p10le",
+            "yuv422p10le": "yuv444p10le", "yuv420p12le": "yuv444p12le", "yuv422p12le": "yuv444p12le"}
+    if (width % 2 or height % 2) and fmt in full:
+        if formats and full[fmt] not in formats:
             raise VideoINRError(
                 f"{label}: size {width}x{height} is odd, which {fmt} cannot store and {codec} has no "
-                "yuv444p; ask for an even size or another codec"
+                f"{full[fmt]}; ask for an even size or another codec"
             )
-        fmt = "yuv444p"
+        fmt = full[fmt]
     if formats and fmt not in formats:
         raise VideoINRError(f"codec {codec!r}: does not support pixel format {fmt}")
     return fmt

@@ -17,8 +17,16 @@ from videoinr.pipeline.scan import DecodedFrameBuffer, ScannedInput
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (H, W, 3) RGB -> float (1, 3, H, W) in [0, 1] on `device`."""
+    """uint8 (H, W, 3) RGB -> float (1, 3, H, W) in [0, 1] on `device` (uint16: on the 0..65535 scale)."""
+    if img.dtype == np.uint16:
+        x = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32) / np.float32(65535)).to(device)
+        return x.movedim(-1, -3).unsqueeze(0)
     return to_float(img, device).unsqueeze(0)
+
+
+def to_uint16(x: torch.Tensor) -> np.ndarray:
+    """Float (3, H, W) in [0, 1] -> uint16 (H, W, 3) RGB on the 0..65535 scale (clamped, rounded)."""
+    return x.float().clamp(0, 1).mul(65535).round_().to(torch.int32).movedim(-3, -1).cpu().numpy().astype(np.uint16)
 
 
 def encode_timed(net, a: torch.Tensor, b: torch.Tensor, device: torch.device):
@@ -69,7 +77,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: Job, net, sink, budget:
                     check_estimate(estimate_seconds(state, plan, todo, t_enc, budget), src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
-                _render_group(state, plan, todo, sink, budget, progress)
+                _render_group(state, plan, todo, sink, budget, progress, deep=src.bits > 8)
             del state
     finally:
         progress.bar.close()
@@ -78,12 +86,15 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: Job, net, sink, budget:
         pass
 
 
-def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress) -> None:
-    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call."""
+def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress,
+                  deep: bool = False) -> None:
+    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call (`deep`: as
+    uint16, for a 10/12-bit input)."""
     last = plan.n - 1
+    pixels = to_uint16 if deep else to_uint8
     for c in range(0, len(todo), budget.t_per_call):
         chunk = todo[c : c + budget.t_per_call]
         rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
         for i, img in zip(chunk, rgb[0]):
-            sink.write(i, to_uint8(img), plan.times[i], plan.last_duration if i == last else None)
+            sink.write(i, pixels(img), plan.times[i], plan.last_duration if i == last else None)
             progress.add(1)

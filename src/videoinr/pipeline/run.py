@@ -66,6 +66,24 @@ def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, codec:
     }
 
 
+def _deep_output(src: ScannedInput, out: Path, job: Job, codec: str) -> tuple[str, str | None]:
+    """(encoder, pixel format) keeping as much of a 10/12-bit input's depth as the encoder can (the default
+    encoder is chosen for it); a note when some is lost (an explicit --codec without such formats)."""
+    from videoinr.data.video import check_preset, deep_pix_fmt, default_codec, pix_fmt_bits
+
+    if job.codec is None:
+        codec = default_codec(out, src.bits)
+        check_container(out, codec)
+        check_preset(codec, job.preset)
+    fmt = deep_pix_fmt(codec, src.bits)
+    kept = pix_fmt_bits(fmt) if fmt else 8
+    if kept < src.bits and job.progress:
+        print(f"note: {src.path}: {src.bits}-bit video written as {kept}-bit ({codec} in this FFmpeg has no "
+              f"{src.bits}-bit 4:2:0 format{'' if job.codec is None else '; choose another --codec to keep it'})",
+              file=sys.stderr)
+    return codec, fmt
+
+
 def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) -> Path:
     """The run itself, holding the lock on the work folder."""
     out_is_video = is_video_output(out)
@@ -79,6 +97,9 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         check_preset(codec, job.preset)
 
     src = scan(src_path, job.input_fps, job.scene_cuts, job.progress)
+    pix_fmt = None
+    if out_is_video and src.bits > 8:
+        codec, pix_fmt = _deep_output(src, out, job, codec)
     plan = make_plan(src, job)
     check_output_size(net.cfg.conventions, (src.height, src.width), plan.out_hw)  # official models: a padded grid
     if out_is_video and src.kind == "video" and plan.copy_audio is False and src.info.has_audio and job.progress:
@@ -89,6 +110,8 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
     policy.apply(net)
     budget = make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(src_path), job.device)
     settings = _settings(src, plan, job, net, policy, codec)
+    if src.bits > 8:  # (absent for 8-bit inputs, whose work folders stay as before)
+        settings["bits"], settings["pix_fmt"] = src.bits, pix_fmt
     budget = prepare_work(lock.work, settings, budget, limit, job.resume)
     lock.fresh = False  # from here on the work folder is kept or removed below
     finished = FinishedFiles(lock.work, SEGMENT_NAME if out_is_video else FRAME_NAME)
@@ -97,7 +120,7 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         print(f"note: {out}: {len(redo)} finished file{'s' * (len(redo) > 1)} of the interrupted run failed "
               f"verification (truncated or changed) and will be redone: {', '.join(redo[:3])}"
               f"{' ...' if len(redo) > 3 else ''}", file=sys.stderr)
-    sink = (VideoSink(out, lock.work, plan, src, job, finished, codec) if out_is_video
+    sink = (VideoSink(out, lock.work, plan, src, job, finished, codec, pix_fmt) if out_is_video
             else FolderSink(out, lock.work, plan.n, finished))
     old_points = net.max_query_points
     try:

@@ -30,6 +30,7 @@ class ScannedInput:
     cuts: list[int]
     info: object = None  # VideoInfo for videos
     last_duration: float | None = None  # seconds the last input frame is shown, when the container says
+    bits: int = 8  # per colour component; over 8 (10/12-bit video), frames are uint16 RGB on 0..65535
 
     @property
     def end(self) -> float:
@@ -47,7 +48,7 @@ class ScannedInput:
             from videoinr.data.video import iter_video
 
             n = 0
-            for f in iter_video(self.path):
+            for f in iter_video(self.path, deep=self.bits > 8):
                 n += 1
                 yield f.image
             if n != self.n:
@@ -109,7 +110,7 @@ def note_ignored(folder: Path) -> None:
 
 
 def _check_pix_fmt(path: Path, pix_fmt: str, verbose: bool) -> None:
-    """Refuse grayscale and alpha video (as for frames); note when >8-bit video is converted to 8-bit."""
+    """Refuse grayscale and alpha video (as for frames)."""
     import av
 
     try:
@@ -121,8 +122,6 @@ def _check_pix_fmt(path: Path, pix_fmt: str, verbose: bool) -> None:
         raise VideoINRError(f"{path}: grayscale video ({pix_fmt}); only colour video is supported")
     if n == 4:
         raise VideoINRError(f"{path}: video has an alpha channel ({pix_fmt}); only opaque video is supported")
-    if verbose and max(c.bits for c in fmt.components) > 8:
-        print(f"note: {path}: {pix_fmt} video is processed as 8-bit RGB", file=sys.stderr)
 
 
 def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False,
@@ -134,6 +133,7 @@ def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False
     times: list[float] = []
     size = None
     last_duration = None
+    bits = 8
     if path.is_dir():
         from videoinr.data.frames import list_frames, read_image
 
@@ -152,7 +152,8 @@ def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False
         fps = info.fps
         if input_fps:
             raise VideoINRError("--input-fps applies to frame folders only; a video has its own timestamps")
-        frames_iter = ((i, f) for i, f in enumerate(iter_video(path)))
+        bits = info.bits
+        frames_iter = ((i, f) for i, f in enumerate(iter_video(path, deep=bits > 8)))
         kind, tb, total = "video", info.time_base, info.frames
     bar = tqdm(total=total, desc=f"scan {path.name}", unit="frame", disable=None if progress else True, leave=False)
     try:
@@ -169,7 +170,7 @@ def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False
             times.append(i / float(fps) if kind == "frames" else item.time)
             last_duration = None if kind == "frames" else item.duration
             if detector is not None:
-                detector.push(img)
+                detector.push(img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8))
             bar.update(1)
     finally:
         bar.close()
@@ -177,4 +178,4 @@ def scan(path: Path, input_fps: Fraction | None = None, scene_cuts: bool = False
         raise VideoINRError(f"{path}: no frames")
     cuts = sorted(set(detector.cuts)) if detector is not None else []
     return ScannedInput(path, kind, paths, times, Fraction(fps), Fraction(tb), size[0], size[1], cuts, info,
-                        last_duration)
+                        last_duration, bits)

@@ -45,7 +45,8 @@ SEGMENT_NAME = re.compile(r"segment_\d{6,}\.(mp4|mkv)")
 
 class FolderSink:
     """Numbered PNG frames written atomically into the work folder; finished frames (recorded in
-    `finished`, checked again on --resume) survive for --resume."""
+    `finished`, checked again on --resume) survive for --resume. 8-bit PNGs, or 16-bit ones for a 10/12-bit
+    input (uint16 frames)."""
 
     def __init__(self, output: Path, work: Path, n: int, finished: FinishedFiles) -> None:
         self.output, self.work, self.finished = output, work, finished
@@ -89,13 +90,14 @@ class VideoSink:
     """
 
     def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: Job,
-                 finished: FinishedFiles, codec: str) -> None:
+                 finished: FinishedFiles, codec: str, pix_fmt: str | None = None) -> None:
         import av
 
         self.output, self.work, self.n, self.plan, self.src = output, work, plan.n, plan, src
         self.finished = finished
         self.codec, self.crf, self.segment = codec, job.crf, max(1, int(job.segment_frames))
         self.options = {"preset": job.preset} if job.preset else {}
+        self.pix_fmt = pix_fmt  # None: yuv420p (8-bit); yuv420p10le/12le for a deeper input
         fmt = av.open(os.devnull, "w", format="mp4")
         try:
             self.ext = ".mp4" if self.codec in fmt.supported_codecs else ".mkv"
@@ -119,6 +121,7 @@ class VideoSink:
                 raise RuntimeError("segment left unfinished")  # frames arrive in order; cannot happen
             source = self.src.path if self.src.kind == "video" else None
             self.writer = VideoWriter(self.seg_path(s), self.plan.fps, codec=self.codec, crf=self.crf,
+                                      pix_fmt=self.pix_fmt,
                                       source=source, copy_streams=False, time_base=self.plan.time_base,
                                       options=self.options)
             self.open_seg = s
