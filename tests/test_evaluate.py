@@ -15,7 +15,7 @@ import torch
 from videoinr.baselines import get_method
 from videoinr.errors import VideoINRError
 from videoinr.evaluate import build_tasks, main, make_lr, modcrop
-from videoinr.metrics import psnr, ssim
+from videoinr.metrics import flow, psnr, ssim, tof
 from videoinr.models import VideoINR, save_weights
 from videoinr.models.config import CONFIGS
 
@@ -91,6 +91,15 @@ def test_vid4_end_to_end_matches_direct_metrics(dataset, tmp_path, capsys) -> No
     assert row["ssim"] == pytest.approx(ssim(pred, hr[3]), abs=1e-12)
     # Flow interpolation does not lose to frame repeat on real motion.
     assert res["methods"]["flow-bicubic"]["psnr"] > res["methods"]["bicubic-repeat"]["psnr"]
+    # Temporal stability: every frame after the first of a sequence is scored against its predecessor
+    # (recomputed here for walk frames 2 -> 3), and the frame-repeat baseline (a stutter) is the least steady.
+    rows = res["methods"]["flow-bicubic"]["per_frame"]
+    assert sum("tof" in r for r in rows) == 8 and all(("tof" in r) == (r["frame"] > 0) for r in rows)
+    prev = get_method("flow-bicubic").predict(make_lr(hr[2], 4), make_lr(hr[4], 4), [0.0], (96, 96))[0]
+    assert row["tof"] == pytest.approx(tof(prev, pred, flow(hr[2], hr[3])), abs=1e-9)
+    assert res["methods"]["bicubic-repeat"]["tof"] > res["methods"]["flow-bicubic"]["tof"]
+    assert res["methods"]["bicubic-repeat"]["warp"] > res["methods"]["flow-bicubic"]["warp"]
+    assert "| tOF | warp |" in (out / "results.md").read_text()
 
 
 def test_clips_and_space_only(dataset, tmp_path) -> None:

@@ -73,3 +73,40 @@ def test_bad_shapes(pair) -> None:
         ssim(a[..., 0], b[..., 0])
     with pytest.raises(ValueError, match="channel"):
         psnr(a, b, channel="lab")  # type: ignore[arg-type]
+
+
+def _texture(h=64, w=80, seed=0):
+    rng = np.random.default_rng(seed)
+    noise = cv2.GaussianBlur(rng.uniform(0, 255, (h, w)).astype(np.float32), (0, 0), 2.0)
+    noise = (noise - noise.min()) / (noise.max() - noise.min()) * 200 + 20
+    return np.repeat(noise[..., None], 3, -1).astype(np.uint8)
+
+
+def test_tof_by_hand():
+    """tOF = mean |flow(out0, out1) - flow(gt0, gt1)|: 0 for outputs that are the truth; for frozen outputs
+    (out1 = out0) of a scene translating by (2, 0) px it is the true motion's length, 2 px."""
+    from videoinr.metrics import flow, tof
+
+    big = _texture(64, 84)
+    gt0, gt1 = big[:, 2:82], big[:, :80]  # the content moves 2 px to the right
+    gt_flow = flow(gt0, gt1)
+    inner = gt_flow[8:-8, 8:-8]
+    assert np.allclose(np.median(inner[..., 0]), 2.0, atol=0.1) and abs(np.median(inner[..., 1])) < 0.1
+    assert tof(gt0, gt1, gt_flow) == 0.0
+    frozen = tof(gt0, gt0, gt_flow)
+    assert np.abs(flow(gt0, gt0)).max() < 0.1  # no motion between a frame and itself (to Farneback's noise)
+    assert frozen == pytest.approx(float(np.sqrt((gt_flow.astype(np.float64) ** 2).sum(-1)).mean()), abs=0.05)
+    assert 1.7 < frozen < 2.3
+
+
+def test_warping_error_scores_flicker_worse_than_a_stable_output():
+    from videoinr.metrics import flow, visible, warping_error
+
+    big = _texture(64, 84, seed=1)
+    gt0, gt1 = big[:, 2:82], big[:, :80]
+    back, fwd = flow(gt1, gt0), flow(gt0, gt1)
+    mask = visible(back, fwd)
+    assert mask.mean() > 0.8  # a translation hides only the entering border
+    stable = warping_error(gt0, gt1, back, mask)
+    flicker = warping_error(gt0, np.clip(gt1.astype(int) + 12, 0, 255).astype(np.uint8), back, mask)
+    assert stable < 0.5 and flicker > 5 * stable + 1.0, (stable, flicker)

@@ -12,7 +12,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-__all__ = ["rgb_to_y", "psnr", "ssim", "gaussian_window"]
+__all__ = ["rgb_to_y", "psnr", "ssim", "gaussian_window", "flow", "tof", "visible", "warping_error"]
 
 Channel = Literal["y", "rgb"]
 
@@ -102,3 +102,51 @@ def ssim(
         )
         values.append(float(ssim_map.mean()))
     return float(np.mean(values))
+
+
+# ------------------------------------------------------------------ temporal stability
+# Farneback optical flow (OpenCV, no learned weights) on the luma of two frames, with fixed parameters:
+# pyramid scale 0.5, 3 levels, window 15, 3 iterations, polynomial of 5 pixels, sigma 1.2.
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
+
+
+def _luma_u8(x: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 BT.601 luma of an RGB image (H, W, 3) on 0-255 (flows are computed on it)."""
+    return np.clip(np.round(rgb_to_y(_as_rgb(x, "frame"))), 0, 255).astype(np.uint8)
+
+
+def flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense flow (H, W, 2) float32 in pixels, (dx, dy), with a(p) ~ b(p + flow(p)): Farneback on the luma of
+    RGB frames a, b (H, W, 3)."""
+    return cv2.calcOpticalFlowFarneback(_luma_u8(a), _luma_u8(b), None, *FARNEBACK)
+
+
+def tof(pred0: np.ndarray, pred1: np.ndarray, gt_flow: np.ndarray) -> float:
+    """TecoGAN's tOF of one pair of consecutive outputs: the mean over pixels of the length (pixels) of
+    flow(pred0, pred1) - gt_flow, where gt_flow = flow(gt0, gt1). 0 when the outputs move as the truth does."""
+    d = flow(pred0, pred1) - gt_flow
+    return float(np.sqrt((d.astype(np.float64) ** 2).sum(-1)).mean())
+
+
+def _warp(img: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """img (H, W[, C]) sampled at p + f(p) (bilinear, border)."""
+    h, w = f.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, gx + f[..., 0], gy + f[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def visible(back: np.ndarray, fwd: np.ndarray) -> np.ndarray:
+    """Pixels (H, W) bool of frame 1 that frame 0 also shows, from back = flow(gt1, gt0) and fwd = flow(gt0,
+    gt1): forward-backward consistency |b + f(p + b)|^2 < 0.01 (|b|^2 + |f(p + b)|^2) + 0.5 (Sundaram et al.)."""
+    fw = _warp(fwd, back)
+    err = ((back + fw) ** 2).sum(-1)
+    return err < 0.01 * ((back ** 2).sum(-1) + (fw ** 2).sum(-1)) + 0.5
+
+
+def warping_error(pred0: np.ndarray, pred1: np.ndarray, back: np.ndarray, mask: np.ndarray) -> float:
+    """Warping error of one pair of consecutive outputs: the mean over the visible pixels `mask` (H, W) of
+    (Y(pred1) - Y(pred0) warped by back = flow(gt1, gt0))^2, Y in [0, 1], times 1000. Flicker raises it."""
+    y0 = rgb_to_y(_as_rgb(pred0, "frame")).astype(np.float32) / 255.0
+    y1 = rgb_to_y(_as_rgb(pred1, "frame")) / 255.0
+    d = (y1 - _warp(y0, back)) ** 2
+    return float(1000.0 * d[mask].mean()) if mask.any() else math.nan

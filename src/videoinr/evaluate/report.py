@@ -61,13 +61,13 @@ def format_table(results: dict) -> str:
     is_clips = results["protocol"] == "clips" and not results["space_only"]
     if is_clips:
         lines += [
-            f"| Method | `--methods` | {dataset}-Center PSNR | SSIM | {dataset}-Average PSNR | SSIM | seconds |",
-            "|---|---|---|---|---|---|---|",
+            f"| Method | `--methods` | {dataset}-Center PSNR | SSIM | {dataset}-Average PSNR | SSIM | tOF | warp | seconds |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, m in methods.items():
             lines.append(
                 f"| {m['label']} | `{name}` | {m['center']['psnr']:.2f} | {m['center']['ssim']:.4f} | "
-                f"{m['psnr']:.2f} | {m['ssim']:.4f} | {m['seconds']:.1f} |"
+                f"{m['psnr']:.2f} | {m['ssim']:.4f} | {_temporal(m)} | {m['seconds']:.1f} |"
             )
         lines += [
             "",
@@ -83,14 +83,23 @@ def format_table(results: dict) -> str:
     else:
         col = dataset if not results["space_only"] else f"{dataset} x{results['space_scale']}"
         lines += [
-            f"| Method | `--methods` | {col} PSNR | SSIM | " + " | ".join(seqs) + " | seconds |",
-            "|---|---|---|---|" + "---|" * len(seqs) + "---|",
+            f"| Method | `--methods` | {col} PSNR | SSIM | tOF | warp | " + " | ".join(seqs) + " | seconds |",
+            "|---|---|---|---|---|---|" + "---|" * len(seqs) + "---|",
         ]
         for name, m in methods.items():
             per = " | ".join(f"{m['per_sequence'][s]['psnr']:.2f}" for s in seqs)
-            lines.append(f"| {m['label']} | `{name}` | {m['psnr']:.2f} | {m['ssim']:.4f} | {per} | {m['seconds']:.1f} |")
+            lines.append(f"| {m['label']} | `{name}` | {m['psnr']:.2f} | {m['ssim']:.4f} | {_temporal(m)} | {per} "
+                         f"| {m['seconds']:.1f} |")
         lines += ["", "Per-sequence columns: PSNR (dB)."]
+    lines += ["tOF: mean flow difference (px) between consecutive outputs and consecutive ground truth; warp: "
+              "warping error (x1e-3, Y in [0, 1]) on visible pixels; lower is steadier (docs/EVAL.md)."]
     return "\n".join(lines) + "\n"
+
+
+def _temporal(m: dict) -> str:
+    """The tOF and warp cells of a method's row ('-' where no consecutive frames were scored)."""
+    tof, warp = m.get("tof", math.nan), m.get("warp", math.nan)
+    return f"{tof:.3f} | {warp:.3f}" if not math.isnan(tof) else "- | -"
 
 
 _replace_write = write_via_temp  # module-level name: tests inject a full disk here

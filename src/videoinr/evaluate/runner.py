@@ -15,7 +15,7 @@ from videoinr.baselines import Method, Region, crop_region, get_method
 from videoinr.data.frames import folder_videos, read_image
 from videoinr.errors import VideoINRError
 from videoinr.evaluate.protocol import PROTOCOLS, Task, build_tasks, make_lr, modcrop
-from videoinr.metrics import psnr, ssim
+from videoinr.metrics import flow, psnr, ssim, tof, visible, warping_error
 from videoinr.runtime import inference_policy, pick_device
 
 N_CROPS = 4  # sequences shown in crops/*.png
@@ -147,6 +147,7 @@ def evaluate(
             cache[(seq, i)] = cropped
         return cache[(seq, i)]
 
+    temporal = _Temporal()
     n_targets = sum(len(task.targets) for task in tasks)
     bar = tqdm(total=n_targets, unit="frame", desc=f"eval {protocol}", disable=not progress, file=sys.stderr)
     lr_cache: dict[tuple[str, int], np.ndarray] = {}
@@ -162,13 +163,16 @@ def evaluate(
                     lr_cache[(seq, i)] = make_lr(hr(seq, i), scale)
             lr0, lr1 = lr_cache[(seq, task.inputs[0])], lr_cache[(seq, task.inputs[1])]
             gts = [hr(seq, tg.frame) for tg in task.targets]
+            outs = {}
             for name, method in zip(names, method_objs):
                 rows, preds, secs = score_task(method, task, lr0, lr1, gts, channel)
                 per_frame[name] += rows
                 seconds[name] += secs
+                outs[name] = (rows, preds)
                 for tg, pred, gt in zip(task.targets, preds, gts):
                     if (seq, tg.frame) in crop_keys:
                         crops.setdefault((seq, tg.frame), {"GT": gt})[name] = pred
+            temporal.add(seq, [tg.frame for tg in task.targets], gts, outs)
             bar.update(len(task.targets))
             bar.set_postfix_str(seq)
     finally:
@@ -200,10 +204,13 @@ def evaluate(
         if protocol == "clips" and not space_only:
             center = [r for r in rows if r["center"]]
             entry["center"] = {"psnr": _mean([r["psnr"] for r in center]), "ssim": _mean([r["ssim"] for r in center])}
+        entry["tof"] = _mean([r["tof"] for r in rows if "tof" in r])
+        entry["warp"] = _mean([r["warp"] for r in rows if "warp" in r and not math.isnan(r["warp"])])
         entry["per_sequence"] = {
             seq: {
                 "psnr": _mean([r["psnr"] for r in scored if r["sequence"] == seq]),
                 "ssim": _mean([r["ssim"] for r in scored if r["sequence"] == seq]),
+                "tof": _mean([r["tof"] for r in rows if r["sequence"] == seq and "tof" in r]),
                 "frames": sum(1 for r in scored if r["sequence"] == seq),
             }
             for seq in seq_info
@@ -212,6 +219,27 @@ def evaluate(
         entry["seconds"] = seconds[name]
         results["methods"][name] = entry
     return results, crops
+
+
+class _Temporal:
+    """Temporal stability of every method (`metrics.tof`, `metrics.warping_error`), scored on each pair of
+    consecutive frames of a sequence (frame f - 1 from this or the previous task): the ground truth's
+    flows are computed once per pair and shared by the methods; the values go into each frame's row."""
+
+    def __init__(self) -> None:
+        self.prev: dict[str, tuple[int, np.ndarray, dict[str, np.ndarray]]] = {}  # seq -> (frame, gt, preds)
+
+    def add(self, seq: str, frames: list[int], gts: list[np.ndarray], outs: dict[str, tuple[list[dict], list]]) -> None:
+        for j, (frame, gt) in enumerate(zip(frames, gts)):
+            preds = {name: p[j] for name, (_, p) in outs.items()}
+            last = self.prev.get(seq)
+            if last is not None and last[0] == frame - 1:
+                gt_flow, back = flow(last[1], gt), flow(gt, last[1])
+                mask = visible(back, gt_flow)
+                for name, (rows, _) in outs.items():
+                    rows[j]["tof"] = tof(last[2][name], preds[name], gt_flow)
+                    rows[j]["warp"] = warping_error(last[2][name], preds[name], back, mask)
+            self.prev[seq] = (frame, gt, preds)
 
 
 def _frame_size(path: Path) -> tuple[int, int]:
