@@ -53,9 +53,10 @@ def _bytes_per_point(model) -> int:
 def _encode_bytes(model, h: int, w: int) -> int:
     """Estimated peak bytes of `model.encode` on an h x w pair plus the kept state (float32)."""
     cfg = model.cfg
-    lr_dim = getattr(model, "lr_dim", 3 * cfg.nf + 6)
+    lr_dim = 3 * cfg.nf + 6  # the State's LR features and frames, then the renderer's projections of them
     state = h * w * (lr_dim + sum((cfg.spatial_hidden[0], cfg.temporal_hidden[0], 2 * cfg.decoder_hidden[0])))
-    state += h * w * 4 * int(getattr(cfg, "flow_prior", False))  # the prior's two flows
+    state += h * w * 4 * int(cfg.flow_prior)  # the prior's two flows
+    state += h * w * 16 * 6 * int(cfg.conventions == "official")  # official: the x4 bilinear frames
     encoder = h * w * cfg.nf * 24  # several feature maps at LR (pyramid levels add ~1/3)
     return int(4 * (state + encoder))
 
@@ -139,7 +140,7 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
         secs.append(time.perf_counter() - t0)
     per_px = min(secs) / (rows * rw * len(t))
     n_pairs = len({ref[0] for ref in plan.refs})
-    return n_pairs * t_enc + plan.n * rh * rw * per_px
+    return n_pairs * t_enc + plan.renders * rh * rw * per_px  # --dedup: copies of a frame cost no render
 
 
 def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: Job, budget: Budget) -> None:
@@ -152,5 +153,7 @@ def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: Job, b
             f"of {fmt_secs(job.max_time)} (lower --scale/--size/--time-scale or raise --max-time)"
         )
     if job.progress:
-        tqdm.write(f"{label}: {src.n} -> {plan.n} frames of {rw}x{rh}; estimate ~{fmt_secs(secs)}, "
+        dedup = (f" ({plan.dropped} repeated input frames skipped, {plan.renders} frames rendered)"
+                 if plan.reuse else "")
+        tqdm.write(f"{label}: {src.n} -> {plan.n} frames of {rw}x{rh}{dedup}; estimate ~{fmt_secs(secs)}, "
                    f"peak memory ~{fmt_bytes(budget.peak_bytes)}", file=sys.stderr)
