@@ -52,6 +52,7 @@ def upscale(
     max_memory: str | int | None = None,
     max_time: str | float | None = "7d",
     scene_cuts: bool = True,
+    dedup: bool | float | None = None,
     input_fps: float | Fraction | None = None,
     progress: bool = True,
     segment_frames: int = SEGMENT_FRAMES,
@@ -68,7 +69,10 @@ def upscale(
     follows the container, VP9 for .webm, else libx264); `preset`: the encoder's `preset` option. `model`: "lite", "paper", a
     .safetensors path, or a VideoINR module. `max_memory` bounds peak memory (e.g. "4G"; default: half the
     RAM up to 8 GiB, or 80% of free GPU memory); `max_time` refuses runs estimated to take longer.
-    `on_progress(frames_done, frames_total)` is called once rendering starts (after the estimate) and after
+    `dedup`: True or a threshold (8-bit luma levels, default 20) skips input frames that repeat the last
+    distinct one (`videoinr.pipeline.scan.frame_difference`) and interpolates between the distinct frames by
+    their timestamps; the output's frame count and rate are unchanged.
+    `on_progress(frames_done, frames_total)` (frames rendered: with `dedup`, held copies are not counted) is called once rendering starts (after the estimate) and after
     each output frame is written (per input file for a folder of videos); an exception it raises aborts the
     run like any error (the work folder is removed, nothing is written under the output name).
     A folder of videos gives a folder of outputs, split across processes under torchrun (RANK/WORLD_SIZE).
@@ -78,7 +82,8 @@ def upscale(
     require_path(inp)
     job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, times=times, region=region, device=device,
               codec=codec, preset=preset, crf=crf, resume=resume, force=force, max_memory=max_memory, max_time=max_time,
-              scene_cuts=scene_cuts, input_fps=input_fps, progress=progress, segment_frames=segment_frames,
+              scene_cuts=scene_cuts, dedup=dedup, input_fps=input_fps, progress=progress,
+              segment_frames=segment_frames,
               on_progress=on_progress)
     batch = inp.is_dir() and not is_frame_folder(inp)
     mine = _batch_of_mine(inp, out, job) if batch else None
@@ -142,7 +147,7 @@ def _check_batch(mine: list[tuple[Path, Path]], job: Job, net) -> None:
             if codec not in checked:
                 check_preset(codec, job.preset)
                 checked.add(codec)
-            src = scan(v, None, False, job.progress)
+            src = scan(v, None, False, job.progress, job.dedup)
             plan = make_plan(src, job)
             make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(v), job.device)
         except VideoINRError as e:
@@ -160,7 +165,7 @@ class Estimate:
     width: int
     height: int
     fps: Fraction  # nominal output frame rate
-    seconds: float  # estimated run time
+    seconds: float  # estimated run time (frames rendered: with dedup, held copies cost nothing)
     peak_bytes: int  # estimated peak memory
     audio: bool  # whether a video output would carry the input's audio
 
@@ -175,6 +180,7 @@ def estimate(
     model: str | os.PathLike | torch.nn.Module = "lite",
     device: str | torch.device = "auto",
     max_memory: str | int | None = None,
+    dedup: bool | float | None = None,
 ) -> Estimate:
     """Frames, output size, run time and peak memory of `upscale(input, ..., same options)`, writing nothing.
 
@@ -187,8 +193,8 @@ def estimate(
     if inp.is_dir() and not is_frame_folder(inp):
         raise VideoINRError(f"{inp}: estimate takes one video or frame folder")
     job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, device=device, max_memory=max_memory,
-              max_time=None, scene_cuts=False, progress=False)
-    src = scan(inp)
+              max_time=None, scene_cuts=False, progress=False, dedup=dedup)
+    src = scan(inp, dedup=job.dedup)
     plan = make_plan(src, job)
     net = _load_model(model, job.device)
     limit = memory_limit(job)

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-memory", default="auto", help="peak memory bound, e.g. 4G (default auto)")
     p.add_argument("--max-time", default="7d", help="refuse runs estimated to take longer (default 7d; none)")
     p.add_argument("--no-scene-cuts", action="store_true", help="do not detect scene cuts")
+    p.add_argument("--dedup", nargs="?", const=True, default=None, metavar="THRESHOLD",
+                   help="skip input frames that repeat the previous distinct one (anime, screen recordings) and "
+                   "interpolate across the real motion; THRESHOLD: largest mean absolute luma difference of "
+                   "an 8x8 block, in 8-bit levels, that still counts as a repeat (default 20)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -98,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
             fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device,
             codec=args.codec, preset=args.preset, crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
-            max_time=args.max_time, scene_cuts=not args.no_scene_cuts, input_fps=args.input_fps,
+            max_time=args.max_time, scene_cuts=not args.no_scene_cuts, dedup=args.dedup, input_fps=args.input_fps,
             progress=not args.quiet,
         )
     except Terminated as e:

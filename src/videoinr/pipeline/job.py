@@ -232,6 +232,22 @@ def _parse_crf(crf) -> float | None:
     return value
 
 
+def _parse_dedup(value) -> float | None:
+    """--dedup: None/False off; True (or the bare option) the default threshold; else a number in 0..255
+    (8-bit luma levels of `videoinr.pipeline.scan.frame_difference`)."""
+    from videoinr.pipeline.scan import DEFAULT_DEDUP
+
+    if value is None or value is False:
+        return None
+    if value is True:
+        return DEFAULT_DEDUP
+    v = _strict_float(value, "--dedup")
+    if not (math.isfinite(v) and 0 <= v <= 255):
+        raise VideoINRError(f"--dedup {_shown(value)}: the threshold must be in 0..255 (8-bit luma levels; default "
+                            f"{DEFAULT_DEDUP:g})")
+    return v
+
+
 def _parse_name(value, option: str) -> str | None:
     """An encoder or preset name: None (the default), else ASCII letters, digits and `_.+-`, 1..32 characters."""
     if value is None:
@@ -288,6 +304,7 @@ class Job:
     max_memory: str | int | None = None  # -> bytes or None
     max_time: str | float | None = "7d"  # -> seconds or None
     scene_cuts: bool = True
+    dedup: bool | float | str | None = None  # -> threshold (8-bit luma levels) or None (off)
     input_fps: float | Fraction | None = None  # -> Fraction
     progress: bool = True
     segment_frames: int = SEGMENT_FRAMES
@@ -315,6 +332,7 @@ class Job:
         self.max_memory = parse_memory(self.max_memory)
         self.max_time = _parse_duration(self.max_time)
         self.crf = _parse_crf(self.crf)
+        self.dedup = _parse_dedup(self.dedup)
         self.codec = _parse_name(self.codec, "--codec")
         self.preset = _parse_name(self.preset, "--preset")
         self.device = pick_device(self.device)

@@ -4,7 +4,7 @@ cut (frames near a cut come from the nearer side, rendered within their own shot
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,6 +27,17 @@ class OutputPlan:
     out_hw: tuple[int, int] = (0, 0)  # full output frame (H, W)
     region: tuple[int, int, int, int] | None = None  # (x, y, w, h) of out_hw actually rendered
     refs: list[FrameRef] = field(default_factory=list)  # what renders each output frame
+    reuse: bool = False  # with --dedup: an output frame with the same ref as the one before is a copy of it
+    dropped: int = 0  # with --dedup: input frames skipped as repeats
+
+    def rendered(self, i: int) -> bool:
+        """Whether output frame i is rendered (False: it repeats frame i - 1's pair and t, and is its copy)."""
+        return not (self.reuse and i > 0 and self.refs[i] == self.refs[i - 1])
+
+    @property
+    def renders(self) -> int:
+        """Output frames actually rendered (the rest are copies)."""
+        return sum(1 for i in range(self.n) if self.rendered(i)) if self.reuse else self.n
 
     @property
     def frame_hw(self) -> tuple[int, int]:
@@ -123,10 +134,36 @@ def make_plan(src: ScannedInput, job: Job) -> OutputPlan:
         if rx + rw > W or ry + rh > H:
             raise VideoINRError(f"--region {rx},{ry},{rw},{rh}: not inside the {W}x{H} output frame")
     plan.out_hw, plan.region = (H, W), job.region
+    if src.keep is not None:
+        plan.refs, plan.reuse, plan.dropped = _dedup_refs(src, plan.u), True, src.n - len(src.keep)
+        return plan
     shots_start = [0, *[c for c in src.cuts if 0 < c < src.n]]
     cutset = set(shots_start[1:])
     plan.refs = [_locate(u, cutset, shots_start, src.n) for u in plan.u]
     return plan
+
+
+def _dedup_refs(src: ScannedInput, us: list[float]) -> list[FrameRef]:
+    """Refs rendering positions `us` (input-frame units) from the distinct frames `src.keep` only: each
+    position's time on the input timeline is placed between the distinct frames around it by their true
+    timestamps (a frame shown three times is one drawing whose motion continues to the next), so the output
+    keeps its times and rate while the motion is interpolated evenly. After the last distinct frame, its
+    image is held. Pairs are input-frame indices; no pair crosses a scene cut."""
+    keep = src.keep
+    m = len(keep)
+    kt = [src.times[k] for k in keep]
+    shots_start = [0, *sorted({bisect_left(keep, c) for c in src.cuts if 0 < c < src.n} - {0})]
+    cutset = set(shots_start[1:])
+    refs = []
+    for u in us:
+        t = _interp(src.times, u)
+        j = min(max(bisect_right(kt, t) - 1, 0), m - 1)
+        x = float(j) if j >= m - 1 else j + (t - kt[j]) / (kt[j + 1] - kt[j])
+        if abs(x - round(x)) < 1e-9:
+            x = float(round(x))
+        (a, b), tt = _locate(min(x, m - 1.0), cutset, shots_start, m)
+        refs.append(((keep[a], keep[b]), tt))
+    return refs
 
 
 def pair_groups(refs: list[FrameRef]) -> Iterator[range]:

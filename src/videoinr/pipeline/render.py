@@ -60,12 +60,13 @@ class _Progress:
 def render_all(src: ScannedInput, plan: OutputPlan, job: Job, net, sink, budget: Budget) -> None:
     """Render every output frame that `sink` does not hold yet, in order."""
     frames = DecodedFrameBuffer(src.frames())
-    progress = _Progress(src, plan.n, job)
+    progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
     checked_estimate = False
     try:
         for group in pair_groups(plan.refs):
             todo = [i for i in group if not sink.is_done(i)]
-            progress.add(len(group) - len(todo), report=False)
+            progress.add(sum(1 for i in group if plan.rendered(i)) - sum(1 for i in todo if plan.rendered(i)),
+                         report=False)
             if not todo:
                 continue
             pair = plan.refs[group[0]][0]
@@ -92,9 +93,20 @@ def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget
     uint16, for a 10/12-bit input)."""
     last = plan.n - 1
     pixels = to_uint16 if deep else to_uint8
-    for c in range(0, len(todo), budget.t_per_call):
-        chunk = todo[c : c + budget.t_per_call]
+    # with --dedup, frames repeating the previous one's pair and t are written as copies of it
+    copies: dict[int, list[int]] = {}
+    for k, i in enumerate(todo):
+        if k and plan.reuse and todo[k - 1] == i - 1 and plan.refs[i] == plan.refs[i - 1]:
+            copies[head].append(i)
+        else:
+            head = i
+            copies[head] = [i]
+    heads = list(copies)
+    for c in range(0, len(heads), budget.t_per_call):
+        chunk = heads[c : c + budget.t_per_call]
         rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
         for i, img in zip(chunk, rgb[0]):
-            sink.write(i, pixels(img), plan.times[i], plan.last_duration if i == last else None)
-            progress.add(1)
+            px = pixels(img)
+            for j in copies[i]:
+                sink.write(j, px, plan.times[j], plan.last_duration if j == last else None)
+            progress.add(1 if plan.rendered(i) else 0)

@@ -96,7 +96,7 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         check_container(out, codec)
         check_preset(codec, job.preset)
 
-    src = scan(src_path, job.input_fps, job.scene_cuts, job.progress)
+    src = scan(src_path, job.input_fps, job.scene_cuts, job.progress, job.dedup)
     pix_fmt = None
     if out_is_video and src.bits > 8:
         codec, pix_fmt = _deep_output(src, out, job, codec)
@@ -110,6 +110,8 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
     policy.apply(net)
     budget = make_budget(net, (src.height, src.width), plan.frame_hw, limit, str(src_path), job.device)
     settings = _settings(src, plan, job, net, policy, codec)
+    if src.keep is not None:  # --dedup: which frames are rendered from, and what is copied
+        settings["dedup"] = [job.dedup, hashlib.sha1(json.dumps([src.keep, plan.refs]).encode()).hexdigest()]
     if src.bits > 8:  # (absent for 8-bit inputs, whose work folders stay as before)
         settings["bits"], settings["pix_fmt"] = src.bits, pix_fmt
     budget = prepare_work(lock.work, settings, budget, limit, job.resume)
