@@ -77,7 +77,7 @@ def test_dedup_interpolates_real_motion_evenly(tmp_path):
 def test_dedup_on_the_command_line(tmp_path, weights, capsys):
     src = drawn_clip(tmp_path / "anime.mp4")
     out = tmp_path / "o.mp4"
-    rc = run_cli([src, "-o", out, "--scale", "2", "--fps", "20", "--dedup", "--model", weights], capsys)[0]
+    rc = run_cli([src, "-o", out, "--fps", "20", "--dedup", "--model", weights], capsys)[0]
     assert rc == 0 and probe(out).frames == 25  # 0 .. 1.2 s at 20 fps
     for bad, msg in (("-1", "must be in 0..255"), ("x", "not a number")):
         rc, err = run_cli([src, "-o", tmp_path / "p.mp4", "--dedup", bad, "--model", weights], capsys)
@@ -97,3 +97,27 @@ def test_dedup_threshold_and_estimate(tmp_path):
     assert e.frames_out == 25
     with pytest.raises(VideoINRError, match="--dedup"):
         upscale(src, tmp_path / "o", dedup="nan", model=PassModel(), progress=False)
+
+
+def test_dedup_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
+    """Interrupted inside the held tail (copies span segments), then resumed: the same bytes."""
+    import videoinr.data.video as video_mod
+
+    src = drawn_clip(tmp_path / "anime.mp4")
+    kw = dict(time_scale=2, dedup=True, scene_cuts=False, progress=False, segment_frames=4)
+    ref = upscale(src, tmp_path / "ref.mp4", model=PassModel(), **kw)
+    calls = []
+    write = video_mod.VideoWriter.write
+
+    def stop(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 23:  # in the 6th segment, output frames 20..23: the held tail
+            raise KeyboardInterrupt
+        return write(self, *a, **k)
+
+    monkeypatch.setattr(video_mod.VideoWriter, "write", stop)
+    with pytest.raises(KeyboardInterrupt):
+        upscale(src, tmp_path / "o.mp4", model=PassModel(), **kw)
+    monkeypatch.undo()
+    out = upscale(src, tmp_path / "o.mp4", model=PassModel(), resume=True, **kw)
+    assert out.read_bytes() == ref.read_bytes()
