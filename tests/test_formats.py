@@ -176,3 +176,17 @@ def test_deep_video_to_frames_is_16_bit_png(tmp_path, weights, capsys):
     assert rc == 0, err
     img = cv2.imread(str(tmp_path / "o" / "000000.png"), cv2.IMREAD_UNCHANGED)
     assert img.dtype == np.uint16 and img.shape == (96, 128, 3) and len(np.unique(img)) > 256
+
+
+def test_deep_odd_size_in_webm(tmp_path, weights, capsys):
+    """An odd size that 10-bit AV1 (4:2:0 only here) cannot store: the default falls back to 8-bit VP9 4:4:4
+    with a note; an explicit --codec libsvtav1 is one error line naming the output, nothing written."""
+    src = write_deep(tmp_path / "in.mkv", n=2)
+    rc, err = run_cli([src, "-o", tmp_path / "o.webm", "--size", "33x21", "--model", weights], capsys)
+    assert rc == 0, err
+    with av.open(str(tmp_path / "o.webm")) as c:
+        assert c.streams.video[0].codec_context.codec.canonical_name == "vp9"
+    bad = tmp_path / "p.webm"
+    rc, err = run_cli([src, "-o", bad, "--size", "33x21", "--codec", "libsvtav1", "--model", weights], capsys)
+    assert rc == 2 and one_error_line(err).startswith(f"error: {bad}: size 33x21 is odd")
+    assert sorted(os.listdir(tmp_path)) == ["in.mkv", "o.webm"]

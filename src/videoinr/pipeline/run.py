@@ -66,21 +66,37 @@ def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, codec:
     }
 
 
-def _deep_output(src: ScannedInput, out: Path, job: Job, codec: str) -> tuple[str, str | None]:
+def _deep_output(src: ScannedInput, out: Path, job: Job, codec: str, frame_hw: tuple[int, int]
+                 ) -> tuple[str, str | None]:
     """(encoder, pixel format) keeping as much of a 10/12-bit input's depth as the encoder can (the default
-    encoder is chosen for it); a note when some is lost (an explicit --codec without such formats)."""
-    from videoinr.data.video import check_preset, deep_pix_fmt, default_codec, pix_fmt_bits
+    encoder is chosen for it); a note when some is lost (an explicit --codec without such formats, or an odd
+    size the deep default encoder cannot store, which then falls back to the 8-bit default)."""
+    from videoinr.data.video import check_preset, choose_pix_fmt, deep_pix_fmt, default_codec, pix_fmt_bits
 
+    h, w = frame_hw
+    why = f"{codec} in this FFmpeg has no {src.bits}-bit 4:2:0 format; choose another --codec to keep it"
     if job.codec is None:
         codec = default_codec(out, src.bits)
+        why = f"{codec} in this FFmpeg has no {src.bits}-bit 4:2:0 format"
+        try:
+            choose_pix_fmt(codec, w, h, deep_pix_fmt(codec, src.bits), out)
+        except VideoINRError:  # an odd size the deep encoder cannot store: the 8-bit default can
+            why = f"{codec}, which would keep it, cannot store the odd size {w}x{h}"
+            codec = default_codec(out)
+            return _noted(src, job, codec, None, why)
         check_container(out, codec)
         check_preset(codec, job.preset)
     fmt = deep_pix_fmt(codec, src.bits)
+    choose_pix_fmt(codec, w, h, fmt, out)  # an odd size it cannot store: refused now, naming the output
+    return _noted(src, job, codec, fmt, why)
+
+
+def _noted(src: ScannedInput, job: Job, codec: str, fmt: str | None, why: str) -> tuple[str, str | None]:
+    from videoinr.data.video import pix_fmt_bits
+
     kept = pix_fmt_bits(fmt) if fmt else 8
     if kept < src.bits and job.progress:
-        print(f"note: {src.path}: {src.bits}-bit video written as {kept}-bit ({codec} in this FFmpeg has no "
-              f"{src.bits}-bit 4:2:0 format{'' if job.codec is None else '; choose another --codec to keep it'})",
-              file=sys.stderr)
+        print(f"note: {src.path}: {src.bits}-bit video written as {kept}-bit ({why})", file=sys.stderr)
     return codec, fmt
 
 
@@ -97,10 +113,10 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         check_preset(codec, job.preset)
 
     src = scan(src_path, job.input_fps, job.scene_cuts, job.progress, job.dedup)
+    plan = make_plan(src, job)
     pix_fmt = None
     if out_is_video and src.bits > 8:
-        codec, pix_fmt = _deep_output(src, out, job, codec)
-    plan = make_plan(src, job)
+        codec, pix_fmt = _deep_output(src, out, job, codec, plan.frame_hw)
     check_output_size(net.cfg.conventions, (src.height, src.width), plan.out_hw)  # official models: a padded grid
     if out_is_video and src.kind == "video" and plan.copy_audio is False and src.info.has_audio and job.progress:
         print(f"note: {src_path}: audio not copied (--times changes the timeline)", file=sys.stderr)
