@@ -2,8 +2,9 @@
 
 Pipeline (streaming, flat memory in video length), one module per stage:
 - `job`: the options of a run, validated once (`Job`), and their parsers;
-- `scan`: decode the input once to validate every frame (size, 8-bit RGB), read the real timestamps and
-  find scene cuts with `videoinr.data.scenes.CutDetector` (`ScannedInput`);
+- `scan`: decode the input once to validate every frame (size, colour; 10/12-bit video as 16-bit RGB), read
+  the real timestamps, find scene cuts with `videoinr.data.scenes.CutDetector` and, with --dedup, repeated
+  frames (`ScannedInput`);
 - `plan`: each output frame gets a position u in input-frame units (2.5 = halfway between frames 2 and 3)
   and a presentation time; u maps to an input pair (k, k+1) and t in [0, 1]; no pair crosses a cut
   (frames near a cut come from the nearer side, rendered within their own shot) (`OutputPlan`);

@@ -1,5 +1,6 @@
-"""Stage 1, scan: decode the input once to validate every frame (size, 8-bit RGB), read the real timestamps
-and find scene cuts; `ScannedInput` describes the result and streams the frames again for rendering."""
+"""Stage 1, scan: decode the input once to validate every frame (size, colour; video of 10/12 bits per
+component is decoded to 16-bit RGB), read the real timestamps, find scene cuts and, with --dedup, the frames
+that repeat the last distinct one; `ScannedInput` describes the result and streams the frames again for rendering."""
 from __future__ import annotations
 
 import sys
