@@ -117,7 +117,7 @@ def test_codec_follows_the_container_and_preset_passes_through(tmp_path, clip, w
 
 
 def test_webm_falls_back_to_av1_without_vp9(monkeypatch):
-    import videoinr.data.video_write as vw
+    import videoinr.data.video_codecs as vw
 
     monkeypatch.setattr(vw, "_has_encoder", lambda c: c not in ("libvpx-vp9", "librav1e"))
     assert vw.default_codec("x.webm") == "libsvtav1" and vw.default_codec("x.mp4") == "libx264"
