@@ -82,6 +82,15 @@ class Geometry:
             out.append(int(m))
         return out[0], out[1]
 
+    def query_grid(self, size: tuple[int, int] | None) -> tuple[int, int] | None:
+        """The output grid the points of a `query` decode on: None for `videoinr` (points stand alone);
+        `official`: `output_grid(size)`, and `size` is required."""
+        if not self.official:
+            return None
+        if size is None:
+            raise VideoINRError("conventions 'official': query needs size=(H, W), the output its points belong to")
+        return self.output_grid(size)
+
     def pixel_points(self, out_grid: tuple[int, int], region: tuple[int, int, int, int] | None = None,
                      device=None) -> Tensor:
         """Grid coordinates (1, n, 2) of the pixel centres of `region` = (x, y, w, h) (None: all) of the

@@ -241,6 +241,7 @@ def _rgb_official(st: State, x: Tensor, t: Tensor, out_wh: Tensor) -> Tensor:
 
 
 def _times(coords: Tensor, t: Tensor | float) -> Tensor:
+    """t as (B, N) float32 for points coords (B, N, 2)."""
     if not torch.is_tensor(t):
         t = coords.new_full(coords.shape[:2], float(t))
     return t.to(torch.float32).expand(coords.shape[:2])
@@ -250,12 +251,8 @@ def query(st: State, coords: Tensor, t: Tensor | float, size: tuple[int, int] | 
     """`State.query`: RGB (B, N, 3) at points coords (B, N, 2) over the input frames, times t."""
     t = _times(coords, t)
     g = st.geometry
-    out_wh = None
-    if g.official:
-        if size is None:
-            raise VideoINRError("conventions 'official': query needs size=(H, W), the output its points belong to")
-        grid = g.output_grid(size)
-        out_wh = coords.new_tensor([grid[1], grid[0]], dtype=torch.float32)
+    grid = g.query_grid(size)
+    out_wh = None if grid is None else coords.new_tensor([grid[1], grid[0]], dtype=torch.float32)
     step = max(1, st.model.max_query_points)
     outs = []
     with _fp32(coords):

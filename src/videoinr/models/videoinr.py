@@ -35,7 +35,7 @@ from videoinr.models.conventions import HR_FRAMES_SCALE, Geometry, padded_size
 from videoinr.models.encoder import ZoomingSlowMoEncoder
 from videoinr.models.prior import pair_flows, prior_at_t
 from videoinr.models.siren import Siren
-from videoinr.models.render import State
+from videoinr.models.render import State, _fp32, _times
 
 
 class InputLayout:
@@ -166,9 +166,7 @@ class VideoINR(nn.Module):
             x0, x1 = g.warp(x, flow, g.grid)
             reads = [self._lr_reads(state, xk, self._spatial(state, xk, t)) for xk in (x0, x1)]
             return self._decode(state, reads, x0, x1, t)
-        if size is None:
-            raise VideoINRError("conventions 'official': query needs size=(H, W), the output its points belong to")
-        grid = g.output_grid(size)
+        grid = g.query_grid(size)
         x0, x1 = g.warp(x, flow, grid)
         h0 = h1 = torch.zeros_like(h)
         for tv in torch.unique(t).tolist():  # one HR map per time
@@ -249,13 +247,6 @@ class VideoINR(nn.Module):
         return out[..., :3] + a + (b - a) * alpha
 
 
-def _times(coords: Tensor, t: Tensor | float) -> Tensor:
-    """t as (B, N) float32 for points coords (B, N, 2)."""
-    if not torch.is_tensor(t):
-        t = coords.new_full(coords.shape[:2], float(t))
-    return t.to(torch.float32).expand(coords.shape[:2])
-
-
 def _cell(maps: Tensor, ix: Tensor, iy: Tensor) -> Tensor:
     """The values (B, N, C) of maps (B, C, h, w) at LR cells (ix, iy) (B, N) each."""
     batch = torch.arange(maps.shape[0], device=maps.device).unsqueeze(1)
@@ -266,9 +257,3 @@ def _sample(maps: Tensor, x: Tensor, padding: str, mode: str = "bilinear") -> Te
     """Samples (B, N, C) of maps (B, C, h, w) at normalized points x (B, N, 2), align_corners=False."""
     out = F.grid_sample(maps, x.unsqueeze(1), mode=mode, padding_mode=padding, align_corners=False)
     return out[:, :, 0].transpose(1, 2)
-
-
-def _fp32(ref: Tensor):
-    """Context that turns autocast off: the INR part runs in float32 (sin of omega0-scaled bf16
-    pre-activations loses too much precision); the encoder's convolutions may still use bf16."""
-    return torch.autocast(ref.device.type, enabled=False)
