@@ -21,6 +21,7 @@ __all__ = ["main", "run_with_errors", "SUBCOMMANDS"]
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "upscale": ("videoinr.pipeline.cli", "upscale a video or frame folder in space and time"),
     "eval": ("videoinr.evaluate", "evaluate a model or baselines on a benchmark (e.g. Vid4)"),
+    "check": ("videoinr.check", "measure on your own video whether the model beats optical flow + bicubic"),
     "train": ("videoinr.train", "train a model from a config"),
     "ui": ("videoinr.ui", "a local web page for upscaling (needs: pip install 'videoinr[ui]')"),
     "import-official": ("videoinr.import_official", "convert a checkpoint of the official VideoINR code to a weights file"),
@@ -77,7 +78,7 @@ class _DeferredInterrupt:
         if self.old is not None:
             signal.signal(signal.SIGINT, self.old)
         if self.hit and exc_type is None:
-            raise KeyboardInterrupt
+            raise Stopped()
 
 
 def _print_help(stream=sys.stdout) -> None:
