@@ -96,3 +96,59 @@ def test_pack_predicts_offsets_from_condition_and_learns():
     layer(x, cond).square().mean().backward()
     assert layer.conv_offset_mask.weight.grad.abs().sum() > 0
     assert layer.weight.grad.abs().sum() > 0
+
+
+def _grid_sample_formulation(x, offset, mask, weight, bias, groups):
+    """The previous implementation (one grid_sample over all taps, mask multiply, one matmul), kept as a
+    second reference for shapes too large for the explicit loop above."""
+    b, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    k, g = kh * kw, groups
+    ky, kx = torch.meshgrid(torch.arange(kh, dtype=x.dtype) - (kh - 1) / 2, torch.arange(kw, dtype=x.dtype) - (kw - 1) / 2,
+                            indexing="ij")
+    ys = torch.arange(h, dtype=x.dtype).view(1, h, 1) + ky.reshape(k, 1, 1)
+    xs = torch.arange(w, dtype=x.dtype).view(1, 1, w) + kx.reshape(k, 1, 1)
+    off = offset.reshape(b, g, k, 2, h, w)
+    py, px = ys + off[:, :, :, 0], xs + off[:, :, :, 1]
+    grid = torch.stack(((2 * px + 1) / w - 1, (2 * py + 1) / h - 1), dim=-1).view(b * g, k * h, w, 2)
+    sampled = torch.nn.functional.grid_sample(x.reshape(b * g, c // g, h, w), grid, mode="bilinear",
+                                              padding_mode="zeros", align_corners=False)
+    sampled = sampled.view(b, g, c // g, k, h, w) * mask.reshape(b, g, 1, k, h, w)
+    out = torch.matmul(weight.reshape(o, c * k), sampled.reshape(b, c * k, h * w)) + bias.view(1, o, 1)
+    return out.view(b, o, h, w)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("band", [1 << 22, 300])  # one band, and bands of a few rows (300 // (w*c*k) = 1 row)
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_banded_gather_equals_the_grid_sample_formulation(monkeypatch, band, layout):
+    import videoinr.models.dcn as dcn
+
+    monkeypatch.setattr(dcn, "BAND_ELEMENTS", band)
+    torch.manual_seed(4)
+    b, c, o, g, h, w = 2, 6, 5, 3, 7, 9
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    x = torch.rand(b, c, h, w).contiguous(memory_format=fmt)
+    offset = (torch.randn(b, 2 * g * 9, h, w) * 4).contiguous(memory_format=fmt)  # many taps fall outside
+    offset[0, :4, 0, 0] = 1e4  # far outside, and exactly on the last row / column
+    offset[1, 0, 2, 3], offset[1, 1, 2, 3] = h - 2 + 1.0, w - 3 + 1.0
+    mask = torch.rand(b, g * 9, h, w).contiguous(memory_format=fmt)
+    weight, bias = torch.randn(o, c, 3, 3), torch.randn(o)
+    got = dcn.modulated_deform_conv2d(x, offset, mask, weight, bias, g)
+    want = _grid_sample_formulation(x, offset, mask, weight, bias, g)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_autocast_keeps_positions_in_float32():
+    """Under bf16 autocast only the GEMM is bf16: at 300 pixels wide a bf16 position would be off by up to
+    a pixel; here the result stays within bf16 GEMM rounding of float32."""
+    torch.manual_seed(5)
+    x = torch.rand(1, 4, 3, 300)
+    offset, mask = torch.randn(1, 2 * 2 * 9, 3, 300) * 0.3, torch.rand(1, 2 * 9, 3, 300)
+    weight, bias = torch.randn(4, 4, 3, 3) * 0.1, torch.zeros(4)
+    ref = modulated_deform_conv2d(x, offset, mask, weight, bias, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = modulated_deform_conv2d(x.bfloat16(), offset.bfloat16().float(), mask, weight, bias, 2)
+    assert (out.float() - ref).abs().max() < 0.02
