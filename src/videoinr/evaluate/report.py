@@ -105,25 +105,49 @@ def _temporal(m: dict) -> str:
 _replace_write = write_via_temp  # module-level name: tests inject a full disk here
 
 
+def _by_t(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """(t, mean of the rows' finite `key` values at that t), t ascending; rows without `key` are skipped."""
+    by_t: dict[float, list[float]] = {}
+    for r in rows:
+        v = r.get(key)
+        if v is not None and math.isfinite(v):
+            by_t.setdefault(round(r["t"], 6), []).append(v)
+    ts = sorted(by_t)
+    return ts, [float(np.mean(by_t[t])) for t in ts]
+
+
 def _plot_psnr_vs_t(results: dict, path: Path) -> None:
+    """PSNR against t (top, one line per method) and, below, the temporal metrics against t: tOF and warping
+    error of the frame at t against the frame before it (lower is steadier; absent where no consecutive
+    frames were scored, e.g. one-frame sequences)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name, m in results["methods"].items():
-        by_t: dict[float, list[float]] = {}
-        for r in m["per_frame"]:
-            if math.isfinite(r["psnr"]):
-                by_t.setdefault(round(r["t"], 6), []).append(r["psnr"])
-        ts = sorted(by_t)
-        ax.plot(ts, [np.mean(by_t[t]) for t in ts], marker="o", label=name)
+    temporal = any("tof" in r for m in results["methods"].values() for r in m["per_frame"])
+    fig = plt.figure(figsize=(7, 6.2 if temporal else 4), dpi=120)
+    grid = fig.add_gridspec(2 if temporal else 1, 2, height_ratios=[3, 2] if temporal else [1])
+    ax = fig.add_subplot(grid[0, :])
+    panels = [(fig.add_subplot(grid[1, 0]), "tof", "tOF (px)"), (fig.add_subplot(grid[1, 1]), "warp",
+              "warping error (x1e-3)")] if temporal else []
+    for i, (name, m) in enumerate(results["methods"].items()):
+        colour = f"C{i % 10}"
+        ts, ys = _by_t(m["per_frame"], "psnr")
+        ax.plot(ts, ys, marker="o", label=name, color=colour)
+        for bx, key, _ in panels:
+            ts, ys = _by_t(m["per_frame"], key)
+            bx.plot(ts, ys, marker=".", color=colour)
     ax.set_xlabel("t within the clip (0, 1 = input frames)")
     ax.set_ylabel(f"PSNR ({'Y' if results['channel'] == 'y' else 'RGB'}, dB)")
     ax.set_title(f"{Path(results['data']).name}: {_title(results)}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    for bx, _, label in panels:
+        bx.set_xlabel("t", fontsize=8)
+        bx.set_ylabel(f"{label}, lower is steadier", fontsize=8)
+        bx.tick_params(labelsize=7)
+        bx.grid(alpha=0.3)
     fig.tight_layout()
     _replace_write(path, lambda p: fig.savefig(p, format="png"))
     plt.close(fig)
