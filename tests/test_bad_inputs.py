@@ -309,14 +309,14 @@ def test_random_option_strings_give_a_job_or_one_error():
     import random
 
     from videoinr.errors import VideoINRError
-    from videoinr.pipeline.job import MAX_SIDE, Job, output_size
+    from videoinr.pipeline.job import MAX_SIDE, output_size, upscale_options
 
     rng = random.Random(26)
     for _ in range(4000):
         opt = rng.choice(OPTIONS)
         text = "".join(rng.choice(OPTION_ALPHABET) for _ in range(rng.randint(0, 8)))
         try:
-            job = Job(**{opt: text}, device="cpu", progress=False)
+            job = upscale_options({opt: text}, device="cpu", progress=False)
             h, w = output_size((32, 48), job.scale, job.size)
         except VideoINRError as e:
             assert str(e).strip() and "\n" not in str(e), (opt, text, e)

@@ -366,10 +366,11 @@ def test_bundled_example(tmp_path):
 
 
 def test_max_memory_sets_render_chunk(tmp_path, bikes):
-    from videoinr.pipeline import parse_memory
+    from videoinr.pipeline import upscale_options
 
-    assert parse_memory("1.5G") == int(1.5 * 2**30) and parse_memory("512M") == 512 * 2**20
-    assert parse_memory("auto") is None
+    assert upscale_options(max_memory="1.5G").max_memory == int(1.5 * 2**30)
+    assert upscale_options(max_memory="512M").max_memory == 512 * 2**20
+    assert upscale_options(max_memory="auto").max_memory is None
     seen = []
     fake = FakeModel()
     fake.encode = lambda a, b: seen.append(fake.max_query_points) or FakeState(a, b)

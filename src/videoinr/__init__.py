@@ -11,16 +11,17 @@ handled by the command's one-line "interrupted", not a traceback from inside an 
 """
 import importlib
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import Stopped, VideoINRError
 
 __version__ = "0.1.0"
 _LAZY = {
     "CONFIGS": "videoinr.models", "ModelConfig": "videoinr.models", "State": "videoinr.models",
     "VideoINR": "videoinr.models", "create_model": "videoinr.models", "load_weights": "videoinr.models",
-    "save_weights": "videoinr.models", "upscale": "videoinr.pipeline",
+    "save_weights": "videoinr.models", "upscale": "videoinr.pipeline", "estimate": "videoinr.pipeline",
+    "UpscaleOptions": "videoinr.pipeline", "upscale_options": "videoinr.pipeline",
 }
-__all__ = ["CONFIGS", "ModelConfig", "State", "VideoINR", "VideoINRError", "__version__", "create_model",
-           "load_weights", "save_weights", "upscale"]
+__all__ = ["CONFIGS", "ModelConfig", "State", "Stopped", "UpscaleOptions", "VideoINR", "VideoINRError", "__version__",
+           "create_model", "estimate", "load_weights", "save_weights", "upscale", "upscale_options"]
 
 
 def __getattr__(name: str):

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import Stopped, VideoINRError
 
 __all__ = ["main", "run_with_errors", "SUBCOMMANDS"]
 

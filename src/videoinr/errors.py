@@ -69,3 +69,14 @@ def require_regular_file(path: os.PathLike, what: str = "file") -> None:
                 else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                 else "not a regular file")
         raise VideoINRError(f"{p}: is {kind}, not a regular {what}")
+
+
+class Stopped(KeyboardInterrupt):
+    """The one way a job is asked to stop before it is done: Ctrl-C, SIGTERM, the web page's Cancel or a
+    closed tab. Handled like Ctrl-C everywhere (a KeyboardInterrupt: finished work is kept for --resume,
+    no traceback); `reason` is the one word the CLI prints ('interrupted', 'terminated', 'cancelled'),
+    `detail` what was kept."""
+
+    def __init__(self, reason: str = "interrupted", detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from videoinr.errors import VideoINRError
+from videoinr.validate import shown
 
 __all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "fsync_dir", "file_digest",
            "parse_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
@@ -127,11 +128,11 @@ def parse_bytes(value: str | int | float, option: str, minimum: int = 1) -> int:
     else:
         m = _BYTES.fullmatch(str(value).lower())
         if not m:
-            raise VideoINRError(f"{option} {value!r}: expected a size such as 4G or 512M")
+            raise VideoINRError(f"{option} {shown(value)}: expected a size such as 4G or 512M")
         number = float(m.group(1)) * 1024 ** " kmgtp".index(m.group(2) or " ")
     if not math.isfinite(number) or number < minimum:
         at_least = f"{minimum // 2**20}M" if minimum >= 2**20 else f"{minimum} bytes"
-        raise VideoINRError(f"{option} {value!r}: must be at least {at_least}")
+        raise VideoINRError(f"{option} {shown(value)}: must be at least {at_least}")
     return int(number)
 
 

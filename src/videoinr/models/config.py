@@ -3,10 +3,62 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from videoinr.errors import VideoINRError
 from videoinr.models.conventions import CONVENTIONS
+from videoinr.validate import from_mapping, require
+
+
+# Sane bounds: far above any model this package trains, far below what would exhaust memory when built.
+MAX_WIDTH = 4096  # nf, hr_dim and every SIREN hidden width
+MAX_BLOCKS = 256  # front_blocks, back_blocks
+MAX_LAYERS = 64  # hidden layers of one SIREN
+MAX_NAME = 200
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_in(lo: int, hi: int) -> Callable[[object, str], int]:
+    def check(v: object, path: str) -> int:
+        require(_is_int(v) and lo <= v <= hi, path, v, f"must be an integer in {lo}..{hi}")
+        return v
+    return check
+
+
+def _widths(v: object, path: str) -> tuple[int, ...]:
+    require(isinstance(v, (list, tuple)) and 1 <= len(v) <= MAX_LAYERS
+            and all(_is_int(x) and 1 <= x <= MAX_WIDTH for x in v), path, v,
+            f"must be a list of 1 to {MAX_LAYERS} integers in 1..{MAX_WIDTH}")
+    return tuple(v)
+
+
+def _name(v: object, path: str) -> str:
+    require(isinstance(v, str) and bool(v) and len(v) <= MAX_NAME and v.isprintable(), path, v,
+            f"must be a non-empty printable string of at most {MAX_NAME} characters")
+    return v
+
+
+def _switch(v: object, path: str) -> bool:
+    require(isinstance(v, bool), path, v, "must be true or false")
+    return v
+
+
+def _omega(v: object, path: str) -> float:
+    require(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and v > 0, path, v,
+            "must be a positive finite number")
+    return float(v)
+
+
+def _conventions(v: object, path: str) -> str:
+    require(v in CONVENTIONS, path, v, f"must be one of {', '.join(CONVENTIONS)}")
+    return v
+
+
+_SWITCH = {"check": _switch}
 
 
 @dataclass(frozen=True)
@@ -29,21 +81,21 @@ class ModelConfig:
     motion on our data (see docs/MODEL_CARD.md).
     """
 
-    name: str = "paper"
-    nf: int = 64
-    groups: int = 8
-    front_blocks: int = 5
-    back_blocks: int = 40
-    convlstm: bool = True
-    hr_dim: int = 64
-    spatial_hidden: tuple[int, ...] = (64, 64, 256)
-    temporal_hidden: tuple[int, ...] = (64, 64, 256)
-    decoder_hidden: tuple[int, ...] = (64, 64, 256, 256)
-    omega0: float = 30.0
-    spatial_uses_t: bool = True
-    rgb_skip: bool = False
-    flow_prior: bool = False
-    conventions: str = "videoinr"
+    name: str = field(default="paper", metadata={"check": _name})
+    nf: int = field(default=64, metadata={"check": _int_in(1, MAX_WIDTH)})
+    groups: int = field(default=8, metadata={"check": _int_in(1, MAX_WIDTH)})
+    front_blocks: int = field(default=5, metadata={"check": _int_in(0, MAX_BLOCKS)})
+    back_blocks: int = field(default=40, metadata={"check": _int_in(0, MAX_BLOCKS)})
+    convlstm: bool = field(default=True, metadata=_SWITCH)
+    hr_dim: int = field(default=64, metadata={"check": _int_in(1, MAX_WIDTH)})
+    spatial_hidden: tuple[int, ...] = field(default=(64, 64, 256), metadata={"check": _widths})
+    temporal_hidden: tuple[int, ...] = field(default=(64, 64, 256), metadata={"check": _widths})
+    decoder_hidden: tuple[int, ...] = field(default=(64, 64, 256, 256), metadata={"check": _widths})
+    omega0: float = field(default=30.0, metadata={"check": _omega})
+    spatial_uses_t: bool = field(default=True, metadata=_SWITCH)
+    rgb_skip: bool = field(default=False, metadata=_SWITCH)
+    flow_prior: bool = field(default=False, metadata=_SWITCH)
+    conventions: str = field(default="videoinr", metadata={"check": _conventions})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -51,72 +103,13 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
         """A config from untrusted data (a weights file's metadata, training overrides): every key known,
-        every value of its type and in range (`check_config_dict`), else one-line VideoINRError."""
-        return cls(**check_config_dict(d))
+        every value of its type and in range (`videoinr.validate.from_mapping`; bools are not ints, ints
+        are not bools, JSON lists become tuples), else one-line VideoINRError naming the key."""
+        return from_mapping(cls, d, what="model config", whole=_check_whole)
 
 
-# Sane bounds: far above any model this package trains, far below what would exhaust memory when built.
-MAX_WIDTH = 4096  # nf, hr_dim and every SIREN hidden width
-MAX_BLOCKS = 256  # front_blocks, back_blocks
-MAX_LAYERS = 64  # hidden layers of one SIREN
-MAX_NAME = 200
-
-
-def _show(v: object) -> str:
-    """A short, one-line repr of a (possibly huge or hostile) value for an error message."""
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def check_config_dict(d: object) -> dict:
-    """Validated constructor arguments of a ModelConfig from a mapping (JSON lists become tuples).
-
-    Keys may be missing (the field's default is used); unknown keys, wrong types (bools are not ints,
-    ints are not bools) and out-of-range values raise VideoINRError naming the key."""
-    if not isinstance(d, dict):
-        raise VideoINRError(f"model config must be a JSON object (a mapping of keys to values), "
-                            f"got {type(d).__name__} {_show(d)}")
-    known = {f.name for f in dataclasses.fields(ModelConfig)}
-    bad_keys = [k for k in d if not isinstance(k, str)]
-    if bad_keys:
-        raise VideoINRError(f"model config keys must be strings, got {_show(bad_keys[0])}")
-    unknown = sorted(set(d) - known)
-    if unknown:
-        raise VideoINRError(f"unknown model config key(s): {', '.join(_show(k)[1:-1] for k in unknown[:10])}")
-    out: dict = {}
-    for k, v in d.items():
-        where = f"model config key '{k}'"
-        if k == "name":
-            if not isinstance(v, str) or not v or len(v) > MAX_NAME or not v.isprintable():
-                raise VideoINRError(f"{where} must be a non-empty printable string of at most {MAX_NAME} "
-                                    f"characters, got {_show(v)}")
-        elif k in ("nf", "groups", "hr_dim"):
-            if not _is_int(v) or not 1 <= v <= MAX_WIDTH:
-                raise VideoINRError(f"{where} must be an integer in 1..{MAX_WIDTH}, got {_show(v)}")
-        elif k in ("front_blocks", "back_blocks"):
-            if not _is_int(v) or not 0 <= v <= MAX_BLOCKS:
-                raise VideoINRError(f"{where} must be an integer in 0..{MAX_BLOCKS}, got {_show(v)}")
-        elif k in ("spatial_hidden", "temporal_hidden", "decoder_hidden"):
-            if (not isinstance(v, (list, tuple)) or not 1 <= len(v) <= MAX_LAYERS
-                    or not all(_is_int(x) and 1 <= x <= MAX_WIDTH for x in v)):
-                raise VideoINRError(f"{where} must be a list of 1 to {MAX_LAYERS} integers in 1..{MAX_WIDTH}, "
-                                    f"got {_show(v)}")
-            v = tuple(v)
-        elif k == "conventions":
-            if v not in CONVENTIONS:
-                raise VideoINRError(f"{where} must be one of {', '.join(CONVENTIONS)}, got {_show(v)}")
-        elif k == "omega0":
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise VideoINRError(f"{where} must be a positive finite number, got {_show(v)}")
-            v = float(v)
-        else:  # the boolean switches
-            if not isinstance(v, bool):
-                raise VideoINRError(f"{where} must be true or false, got {_show(v)}")
-        out[k] = v
+def _check_whole(out: dict) -> None:
+    """The rules across keys: nf a multiple of groups; no non-paper extras under the official conventions."""
     nf = out.get("nf", ModelConfig.nf)
     groups = out.get("groups", ModelConfig.groups)
     if nf % groups:
@@ -126,7 +119,6 @@ def check_config_dict(d: object) -> dict:
         if extras:
             raise VideoINRError(f"model config: conventions 'official' (the released code) has no "
                                 f"{' or '.join(extras)}; turn {'them' if len(extras) > 1 else 'it'} off")
-    return out
 
 
 CONFIGS: dict[str, ModelConfig] = {

@@ -17,7 +17,8 @@ from torch import Tensor
 
 from videoinr.errors import VideoINRError
 from videoinr.fileio import write_via_temp
-from videoinr.models.config import CONFIGS, ModelConfig, _show
+from videoinr.models.config import CONFIGS, ModelConfig
+from videoinr.validate import shown as _show
 from videoinr.models.videoinr import InputLayout, VideoINR
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"

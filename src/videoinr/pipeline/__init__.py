@@ -1,7 +1,8 @@
 """`videoinr upscale`: a video file or frame folder in, any resolution and frame rate out.
 
 Pipeline (streaming, flat memory in video length), one module per stage:
-- `job`: the options of a run, validated once (`Job`), and their parsers;
+- `job`: the options of a run, built and validated once (`upscale_options` -> `UpscaleOptions`), and their
+  parsers;
 - `scan`: decode the input once to validate every frame (size, colour; 10/12-bit video as 16-bit RGB), read
   the real timestamps, find scene cuts with `videoinr.data.scenes.CutDetector` and, with --dedup, repeated
   frames (`ScannedInput`);
@@ -21,7 +22,7 @@ Pipeline (streaming, flat memory in video length), one module per stage:
 """
 from videoinr.pipeline.api import Estimate, estimate, upscale
 from videoinr.pipeline.cli import build_parser, main
-from videoinr.pipeline.job import EXAMPLE_VIDEO, VIDEO_EXTENSIONS, output_size, parse_memory
+from videoinr.pipeline.job import EXAMPLE_VIDEO, VIDEO_EXTENSIONS, UpscaleOptions, output_size, upscale_options
 
 __all__ = ["upscale", "estimate", "Estimate", "main", "build_parser", "EXAMPLE_VIDEO", "VIDEO_EXTENSIONS",
-           "output_size", "parse_memory"]
+           "output_size", "UpscaleOptions", "upscale_options"]

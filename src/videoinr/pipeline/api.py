@@ -1,9 +1,10 @@
-"""The Python API: `upscale()` (one input, or a folder of videos split across torchrun processes) and
+"""The Python API: `upscale()` (one input or a folder of videos, here or on a Ray cluster) and
 `estimate()` (what a run would produce and cost, writing nothing)."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,7 +15,7 @@ from videoinr.data.frames import is_ignored_name
 from videoinr.errors import VideoINRError, VideoINRErrors, require_path, require_regular_file, resolve_path
 from videoinr.pipeline.budget import estimate_seconds, make_budget, memory_limit
 from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, VIDEO_EXTENSIONS
-from videoinr.pipeline.job import SEGMENT_FRAMES, Job, shard
+from videoinr.pipeline.job import UpscaleOptions, upscale_options
 from videoinr.pipeline.plan import make_plan, pair_groups
 from videoinr.pipeline.render import encode_timed, to_tensor
 from videoinr.pipeline.run import upscale_one
@@ -35,32 +36,16 @@ def _load_model(model, device: torch.device):
 def upscale(
     input: str | os.PathLike,
     output: str | os.PathLike,
+    options: UpscaleOptions | Mapping[str, object] | None = None,
     *,
-    scale: float | None = None,
-    size: str | tuple[int, int] | None = None,
-    time_scale: int | None = None,
-    fps: float | Fraction | str | None = None,
-    times: str | Sequence[float] | None = None,
-    region: str | tuple[int, int, int, int] | None = None,
     model: str | os.PathLike | torch.nn.Module = "lite",
-    device: str | torch.device = "auto",
-    codec: str | None = None,
-    preset: str | None = None,
-    crf: float | None = 18,
-    resume: bool = False,
-    force: bool = False,
-    max_memory: str | int | None = None,
-    max_time: str | float | None = "7d",
-    scene_cuts: bool = True,
-    dedup: bool | float | None = None,
-    input_fps: float | Fraction | None = None,
-    progress: bool = True,
-    segment_frames: int = SEGMENT_FRAMES,
-    on_progress: Callable[[int, int], None] | None = None,
+    **changes: object,
 ) -> Path | list[Path]:
     """Upscale `input` (video file, frame folder, or folder of videos) to `output` in space and time.
 
-    Space: `scale` (float, output = ceil(scale * input)) or `size` (W, H) / "WxH", one side -1 keeping the
+    `options` (an `UpscaleOptions`, or a mapping) and keyword `changes` are the `UpscaleOptions` fields,
+    checked once by `upscale_options` (unknown names and bad values are VideoINRErrors):
+    space: `scale` (float, output = ceil(scale * input)) or `size` (W, H) / "WxH", one side -1 keeping the
     aspect. Time (at most one): `time_scale` N -> (F - 1) * N + 1 frames at t = k / N, last input frame
     kept; `fps` -> a frame rate from the real timestamps (variable frame rate sources included); `times` ->
     explicit positions in input-frame units (2.5 = halfway between frames 2 and 3), non-decreasing.
@@ -75,33 +60,49 @@ def upscale(
     `on_progress(frames_done, frames_total)` (frames rendered: with `dedup`, held copies are not counted) is called once rendering starts (after the estimate) and after
     each output frame is written (per input file for a folder of videos); an exception it raises aborts the
     run like any error (the work folder is removed, nothing is written under the output name).
-    A folder of videos gives a folder of outputs, split across processes under torchrun (RANK/WORLD_SIZE).
+    A folder of videos gives a folder of outputs (with `resume`, outputs already finished are kept).
+    `ray` ("auto" or a head's "HOST:PORT"; needs the `ray` extra): the work runs as Ray tasks on that cluster
+    (`videoinr.pipeline.cluster`), with output bit-identical to a local run; the output folder must be on a
+    filesystem every node sees at the same path.
     Returns the output path (a list of paths for a folder of videos). Raises VideoINRError on bad input.
     """
     inp, out = Path(input), Path(output)
     require_path(inp)
-    job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, times=times, region=region, device=device,
-              codec=codec, preset=preset, crf=crf, resume=resume, force=force, max_memory=max_memory, max_time=max_time,
-              scene_cuts=scene_cuts, dedup=dedup, input_fps=input_fps, progress=progress,
-              segment_frames=segment_frames,
-              on_progress=on_progress)
+    job = upscale_options(options, **changes)
     batch = inp.is_dir() and not is_frame_folder(inp)
-    mine = _batch_of_mine(inp, out, job) if batch else None
-    if not batch and int(os.environ.get("WORLD_SIZE", 1)) > 1 and int(os.environ.get("RANK", 0)) != 0:
-        return out  # one input under torchrun: rank 0 does it; the others must not write the same file
+    pairs = _batch_pairs(inp, out, job) if batch else [(inp, out)]
+    if job.ray is not None:
+        from videoinr.pipeline.cluster import connect
+
+        connect(job.ray)  # before the model loads: a cluster that cannot be joined fails at once
     net = _load_model(model, job.device)
     if batch:
-        _check_batch(mine, job, net)
+        _check_batch(pairs, job, net)
         try:
             out.mkdir(parents=False, exist_ok=True)
         except OSError as e:
             raise VideoINRError(f"{out}: cannot create output folder ({e.strerror or e})") from None
-        return [upscale_one(v, o, job, net) for v, o in mine]
-    return upscale_one(inp, out, job, net)
+        done = [o for _, o in pairs if job.resume and _finished(o)]
+        pairs = [(v, o) for v, o in pairs if o not in done]
+    if job.ray is not None:
+        from videoinr.pipeline.cluster import upscale_on_ray
+
+        made = upscale_on_ray(pairs, job, net)
+    else:
+        made = [upscale_one(v, o, job, net) for v, o in pairs]
+    return sorted(done + made) if batch else made[0]
 
 
-def _batch_of_mine(inp: Path, out: Path, job: Job) -> list[tuple[Path, Path]]:
-    """(input, output) pairs of this process for a folder of videos (hidden and system files skipped)."""
+def _finished(out: Path) -> bool:
+    """Whether `out` of a folder of videos was finished by the run that --resume continues (it exists and
+    no work folder of an unfinished run is beside it)."""
+    from videoinr.pipeline.workdir import work_dir
+
+    return out.exists() and not work_dir(out).exists()
+
+
+def _batch_pairs(inp: Path, out: Path, job: UpscaleOptions) -> list[tuple[Path, Path]]:
+    """(input, output) pairs of a folder of videos (hidden and system files skipped)."""
     videos = sorted(p for p in inp.iterdir()
                     if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS and not is_ignored_name(p.name))
     if not videos:
@@ -120,15 +121,15 @@ def _batch_of_mine(inp: Path, out: Path, job: Job) -> list[tuple[Path, Path]]:
     for v, o in pairs:
         if resolve_path(o) in inputs:
             raise VideoINRError(f"{o}: output for {v.name} would overwrite an input; choose another output folder")
-    mine = shard(pairs)
     if not job.force:
-        taken = [f"{o}: already exists (use --force to overwrite)" for _, o in mine if o.exists() or o.is_symlink()]
+        taken = [f"{o}: already exists (use --force to overwrite)" for _, o in pairs
+                 if (o.exists() or o.is_symlink()) and not (job.resume and _finished(o))]
         if taken:
             raise VideoINRErrors(taken)
-    return mine
+    return pairs
 
 
-def _check_batch(mine: list[tuple[Path, Path]], job: Job, net) -> None:
+def _check_batch(pairs: list[tuple[Path, Path]], job: UpscaleOptions, net) -> None:
     """Probe every input of this process before anything is rendered or written: decode it (a truncated
     mkv shows only when decoded; decoding costs little next to rendering), plan it (a single frame cannot be
     interpolated, a region must fit) and fit one output frame in memory. All bad inputs are reported at
@@ -140,7 +141,7 @@ def _check_batch(mine: list[tuple[Path, Path]], job: Job, net) -> None:
     limit = memory_limit(job)
     problems = []
     checked = set()
-    for v, o in mine:
+    for v, o in pairs:
         try:
             codec = job.codec or default_codec(o)
             check_container(o, codec)
@@ -172,15 +173,10 @@ class Estimate:
 
 def estimate(
     input: str | os.PathLike,
+    options: UpscaleOptions | Mapping[str, object] | None = None,
     *,
-    scale: float | None = None,
-    size: str | tuple[int, int] | None = None,
-    time_scale: int | None = None,
-    fps: float | Fraction | str | None = None,
     model: str | os.PathLike | torch.nn.Module = "lite",
-    device: str | torch.device = "auto",
-    max_memory: str | int | None = None,
-    dedup: bool | float | None = None,
+    **changes: object,
 ) -> Estimate:
     """Frames, output size, run time and peak memory of `upscale(input, ..., same options)`, writing nothing.
 
@@ -192,8 +188,8 @@ def estimate(
     require_path(inp)
     if inp.is_dir() and not is_frame_folder(inp):
         raise VideoINRError(f"{inp}: estimate takes one video or frame folder")
-    job = Job(scale=scale, size=size, time_scale=time_scale, fps=fps, device=device, max_memory=max_memory,
-              max_time=None, scene_cuts=False, progress=False, dedup=dedup)
+    job = upscale_options(options, **changes)
+    job = dataclasses.replace(job, max_time=None, scene_cuts=False, progress=False)  # checked: no re-check
     src = scan(inp, dedup=job.dedup)
     plan = make_plan(src, job)
     net = _load_model(model, job.device)

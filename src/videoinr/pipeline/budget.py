@@ -10,11 +10,10 @@ import torch
 from tqdm import tqdm
 
 from videoinr.errors import VideoINRError
-from videoinr.pipeline.job import Job, total_ram
+from videoinr.pipeline.job import UpscaleOptions, total_ram
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
 
-TIMED_POINTS = 1 << 17  # (pixel, t) queries timed for the estimate: enough to amortise a render's fixed cost
 
 
 def default_memory(device: torch.device) -> int:
@@ -31,7 +30,7 @@ def device_memory(device: torch.device) -> int:
     return total_ram()
 
 
-def memory_limit(job: Job) -> int:
+def memory_limit(job: UpscaleOptions) -> int:
     """The job's memory bound: --max-memory, which must not exceed what the device has, or the default."""
     if job.max_memory is None:
         return default_memory(job.device)
@@ -122,28 +121,35 @@ def _sync(x: torch.Tensor) -> None:
         torch.cuda.synchronize(x.device)
 
 
-def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget) -> float:
-    """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus a timed render
-    of a band of full-width rows of the real frames at the first call's times (`todo`: output frames of the
-    first pair), large enough (TIMED_POINTS) that a call's fixed cost is amortised as in the run, timed twice
-    (the faster: the other also pays one-time costs and load spikes of a shared machine)."""
-    H, W = plan.out_hw
-    rh, rw = plan.frame_hw
-    rx, ry = plan.region[:2] if plan.region is not None else (0, 0)
+def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget,
+                     first_call: float | None = None) -> float:
+    """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus the render
+    time per frame of the run's own first render call (`todo`: output frames of the first pair; at most
+    budget.t_per_call of them, whole frames as the run renders them). `first_call`: that call's seconds,
+    when the caller rendered it (the run keeps its frames); None renders it here.
+
+    Whole frames, not a band of rows: a band's HR maps cover the box its warped points reach, rows beyond
+    the band, which made the band's cost per pixel up to 1.8x a frame's (issue 25). A compiled renderer's
+    first call also compiles: its cost per frame is then timed on a second, one-frame call, and the first
+    call (the compile) is counted once."""
+    from videoinr.models.render import _use_compiled  # the renderer's own rule
+
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
-    rows = max(1, min(rh, -(-TIMED_POINTS // (rw * len(t)))))
-    _sync(state.render(size=(H, W), t=t[:1], region=(rx, ry, min(rw, 8), min(rh, 8))))  # warm-up: first-call costs
-    secs = []
-    for _ in range(2):  # the first call at a new size also pays one-time allocations; the run repeats the second
+    if first_call is None:
         t0 = time.perf_counter()
-        _sync(state.render(size=(H, W), t=t, region=(rx, ry, rw, rows)))
-        secs.append(time.perf_counter() - t0)
-    per_px = min(secs) / (rows * rw * len(t))
+        _sync(state.render(size=plan.out_hw, t=t, region=plan.region))
+        first_call = time.perf_counter() - t0
+    per_frame = first_call / len(t)
+    first = 0.0
+    if _use_compiled(state):
+        t0 = time.perf_counter()
+        _sync(state.render(size=plan.out_hw, t=t[:1], region=plan.region))
+        per_frame, first = time.perf_counter() - t0, first_call - (time.perf_counter() - t0) * len(t)
     n_pairs = len({ref[0] for ref in plan.refs})
-    return n_pairs * t_enc + plan.renders * rh * rw * per_px  # --dedup: copies of a frame cost no render
+    return n_pairs * t_enc + max(0.0, first) + plan.renders * per_frame  # --dedup: copies cost no render
 
 
-def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: Job, budget: Budget) -> None:
+def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, budget: Budget) -> None:
     """Refuse the run up front when estimated over --max-time; else print the estimate (with progress)."""
     rh, rw = plan.frame_hw
     label = str(src.path)

@@ -9,10 +9,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from videoinr.errors import ArgumentParser
+from videoinr.errors import ArgumentParser, Stopped
 from videoinr.pipeline.api import upscale
-from videoinr.pipeline.job import DEFAULT_INPUT_FPS, EXAMPLE_VIDEO
-from videoinr.pipeline.run import Terminated
+from videoinr.pipeline.job import DEFAULT_INPUT_FPS, EXAMPLE_VIDEO, UpscaleOptions, upscale_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip input frames that repeat the previous distinct one (anime, screen recordings) and "
                    "interpolate across the real motion; THRESHOLD: largest mean absolute luma difference of "
                    "an 8x8 block, in 8-bit levels, that still counts as a repeat (default 20)")
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="run the work as Ray tasks (needs the ray extra): on the cluster whose head is at ADDRESS "
+                   "(HOST:PORT), or with no ADDRESS (auto) on RAY_ADDRESS's, this machine's `ray start` one or "
+                   "a new one-machine cluster; the output folder must be on storage every node sees (docs/UPSCALE.md)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -87,8 +90,15 @@ def _join_region(argv: Sequence[str] | None) -> list[str]:
     return out
 
 
+def options_from_args(args: argparse.Namespace) -> UpscaleOptions:
+    """The parsed command line as `UpscaleOptions` (each option named like its field; `--no-scene-cuts`
+    and `--quiet` are the negated `scene_cuts` and `progress`)."""
+    given = {f: getattr(args, f) for f in UpscaleOptions.__dataclass_fields__ if hasattr(args, f)}
+    return upscale_options(given, scene_cuts=not args.no_scene_cuts, progress=not args.quiet)
+
+
 def _on_sigterm(signum, frame):
-    raise Terminated()
+    raise Stopped("terminated")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,14 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = upscale(
-            resolve_input(args.input), args.output, scale=args.scale, size=args.size, time_scale=args.time_scale,
-            fps=args.fps, times=args.times, region=args.region, model=args.model, device=args.device,
-            codec=args.codec, preset=args.preset, crf=args.crf, resume=args.resume, force=args.force, max_memory=args.max_memory,
-            max_time=args.max_time, scene_cuts=not args.no_scene_cuts, dedup=args.dedup, input_fps=args.input_fps,
-            progress=not args.quiet,
-        )
-    except Terminated as e:
+        result = upscale(resolve_input(args.input), args.output, options_from_args(args), model=args.model)
+    except Stopped as e:
+        if e.reason != "terminated":
+            raise
         print(f"error: terminated{'; ' + e.detail if e.detail else ''}", file=sys.stderr)
         return 128 + signal.SIGTERM
     finally:

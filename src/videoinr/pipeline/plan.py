@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from videoinr.errors import VideoINRError
-from videoinr.pipeline.job import Job, check_frame_count, output_size
+from videoinr.pipeline.job import UpscaleOptions, check_frame_count, output_size
 from videoinr.pipeline.scan import ScannedInput
 
 FrameRef = tuple[tuple[int, int], float]  # (input pair (a, b), t in [0, 1]) rendering one output frame
@@ -124,7 +124,7 @@ def _locate(u: float, cuts: set[int], shots_start: list[int], n: int) -> FrameRe
     return _frame_ref(k if frac < 0.5 else k + 1, shots_start, n)
 
 
-def make_plan(src: ScannedInput, job: Job) -> OutputPlan:
+def make_plan(src: ScannedInput, job: UpscaleOptions) -> OutputPlan:
     """The output frames of `job` on `src`: positions and times, size and region, and the pair and t of
     each. Refuses a time mode the input cannot support and a region outside the output frame."""
     plan = _timeline(src, job.time_scale, job.fps, job.times)

@@ -3,7 +3,10 @@ from that state (`state.render(size=(H, W), t=[...], region=...)`) in memory-bou
 sink in order. The first pair also times the run, checked against --max-time before anything is written."""
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -11,7 +14,7 @@ from tqdm import tqdm
 
 from videoinr.data.convert import to_float, to_uint8
 from videoinr.pipeline.budget import Budget, check_estimate, estimate_seconds
-from videoinr.pipeline.job import Job
+from videoinr.pipeline.job import UpscaleOptions
 from videoinr.pipeline.plan import OutputPlan, pair_groups
 from videoinr.pipeline.scan import DecodedFrameBuffer, ScannedInput
 
@@ -41,10 +44,10 @@ def encode_timed(net, a: torch.Tensor, b: torch.Tensor, device: torch.device):
 class _Progress:
     """Frames done (written, or already there on --resume): the bar and the job's on_progress callback."""
 
-    def __init__(self, src: ScannedInput, n: int, job: Job) -> None:
+    def __init__(self, src: ScannedInput, n: int, job: UpscaleOptions) -> None:
         self.n, self.done, self.callback = n, 0, job.on_progress
         self.bar = tqdm(total=n, desc=src.path.name, unit="frame", disable=None if job.progress else True,
-                        dynamic_ncols=True)
+                        dynamic_ncols=True, smoothing=0)  # rate since the start: the ETA converges
 
     def add(self, k: int, report: bool = True) -> None:
         self.bar.update(k)
@@ -57,43 +60,130 @@ class _Progress:
             self.callback(self.done, self.n)
 
 
-def render_all(src: ScannedInput, plan: OutputPlan, job: Job, net, sink, budget: Budget) -> None:
-    """Render every output frame that `sink` does not hold yet, in order."""
+def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, sink, budget: Budget) -> None:
+    """Render every output frame that `sink` does not hold yet, in order (`sink.is_done(i)` frames are
+    skipped: --resume, or another worker's range). The first render call of the first pair to render is
+    timed for the estimate, checked against --max-time before anything is written. Output encoding (the
+    sink's writes, in order, on one worker thread) overlaps the next render; the next pair's frames are
+    decoded and its DIS prior computed on that thread's sibling while the current pair renders."""
     frames = DecodedFrameBuffer(src.frames())
     progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
+    writer = _Writer(sink)
+    groups = [(g, [i for i in g if not sink.is_done(i)]) for g in pair_groups(plan.refs)]
+    flow_prior = bool(getattr(getattr(net, "cfg", None), "flow_prior", False))
     checked_estimate = False
+    ahead = None  # the next pair to render, prepared on a worker thread: (pair, (a, b), flows or None)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="videoinr-prefetch")
     try:
-        for group in pair_groups(plan.refs):
-            todo = [i for i in group if not sink.is_done(i)]
+        for n, (group, todo) in enumerate(groups):
             progress.add(sum(1 for i in group if plan.rendered(i)) - sum(1 for i in todo if plan.rendered(i)),
                          report=False)
             if not todo:
                 continue
             pair = plan.refs[group[0]][0]
-            frames.drop_before(pair[0])
-            a, b = (to_tensor(frames.get(k), job.device) for k in pair)
+            if ahead is not None and ahead.result()[0] == pair:
+                _, (a, b), flows = ahead.result()
+            else:
+                frames.drop_before(pair[0])
+                (a, b), flows = _load_pair(frames, pair, job.device), None
+            ahead = None
+            nxt = next(((plan.refs[g[0]][0]) for g, t in groups[n + 1 :] if t), None)
+            if nxt is not None:  # decode (and DIS) of the next pair while this one encodes and renders
+                ahead = pool.submit(_prepare, frames, pair, nxt, job.device, flow_prior)
             with torch.inference_mode():
-                state, t_enc = encode_timed(net, a, b, job.device)
+                t0 = time.perf_counter()
+                state = net.encode(a, b) if flows is None else net.encode(a, b, flows=flows)
+                _sync(job.device)
+                t_enc = time.perf_counter() - t0
+                first = None
                 if not checked_estimate:
-                    check_estimate(estimate_seconds(state, plan, todo, t_enc, budget), src, plan, job, budget)
+                    first = _first_call(state, plan, todo, budget, src.bits > 8)
+                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
+                    check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
-                _render_group(state, plan, todo, sink, budget, progress, deep=src.bits > 8)
+                _render_group(state, plan, todo, writer, budget, progress, deep=src.bits > 8, first=first)
             del state
+        writer.close()
     finally:
+        writer.abort()
+        pool.shutdown(wait=True, cancel_futures=True)
         progress.bar.close()
     # finish reading the input so truncation or a change since the scan is still reported
     for _ in frames.it:
         pass
 
 
-def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress,
-                  deep: bool = False) -> None:
-    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call (`deep`: as
-    uint16, for a 10/12-bit input)."""
-    last = plan.n - 1
-    pixels = to_uint16 if deep else to_uint8
-    # with --dedup, frames repeating the previous one's pair and t are written as copies of it
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _load_pair(frames: DecodedFrameBuffer, pair, device: torch.device):
+    return tuple(to_tensor(frames.get(k), device) for k in pair)
+
+
+def _prepare(frames: DecodedFrameBuffer, current, pair, device: torch.device, flow_prior: bool):
+    """The next pair's frames (decoded; the buffer keeps the current pair's) and, for flow_prior models,
+    its DIS flows (the same function `encode` calls: the same bits)."""
+    frames.drop_before(min(current[0], pair[0]))
+    a, b = _load_pair(frames, pair, device)
+    flows = None
+    if flow_prior:
+        from videoinr.models.prior import pair_flows
+
+        flows = pair_flows(a, b)
+    return pair, (a, b), flows
+
+
+class _Writer:
+    """The sink's writes, in order, on one thread (output encoding overlaps rendering); at most `depth`
+    frames wait, so memory stays bounded. Errors are raised in the caller at its next write or close."""
+
+    def __init__(self, sink, depth: int = 4) -> None:
+        self.sink, self.error = sink, None
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.thread = threading.Thread(target=self._run, name="videoinr-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.sink.write(*item)
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                    self.error = e
+
+    def write(self, j: int, px, time_s: float, duration) -> None:
+        self._raise()
+        self.q.put((j, px, time_s, duration))
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            e, self.error = self.error, None
+            self.q.put(None)
+            raise e
+
+    def close(self) -> None:
+        """Wait for every queued write; raise a write's error."""
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+        self._raise()
+
+    def abort(self) -> None:
+        """After an error elsewhere: let the queued writes finish (the sink stays consistent), then stop."""
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
+
+
+def _heads(plan: OutputPlan, todo: list[int]) -> dict[int, list[int]]:
+    """The frames to render of `todo` (keys) and the frames written as copies of each (--dedup: frames
+    repeating the previous one's pair and t)."""
     copies: dict[int, list[int]] = {}
     for k, i in enumerate(todo):
         if k and plan.reuse and todo[k - 1] == i - 1 and plan.refs[i] == plan.refs[i - 1]:
@@ -101,12 +191,35 @@ def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget
         else:
             head = i
             copies[head] = [i]
+    return copies
+
+
+def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget, deep: bool):
+    """The first render call of a pair (its output, seconds), timed for the estimate."""
+    chunk = list(_heads(plan, todo))[: budget.t_per_call]
+    t0 = time.perf_counter()
+    rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
+    _sync(rgb.device)
+    return rgb, time.perf_counter() - t0
+
+
+def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress,
+                  deep: bool = False, first=None) -> None:
+    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call (`deep`: as
+    uint16, for a 10/12-bit input); `first`: the first call's (output, seconds), already rendered."""
+    last = plan.n - 1
+    pixels = to_uint16 if deep else to_uint8
+    copies = _heads(plan, todo)
     heads = list(copies)
     for c in range(0, len(heads), budget.t_per_call):
         chunk = heads[c : c + budget.t_per_call]
-        rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
+        if c == 0 and first is not None:
+            rgb = first[0]
+        else:
+            rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
         for i, img in zip(chunk, rgb[0]):
             px = pixels(img)
             for j in copies[i]:
                 sink.write(j, px, plan.times[j], plan.last_duration if j == last else None)
             progress.add(1 if plan.rendered(i) else 0)
+        del rgb

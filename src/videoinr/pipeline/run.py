@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from videoinr.errors import VideoINRError
+from videoinr.errors import Stopped, VideoINRError
 from videoinr.models.conventions import check_output_size
-from videoinr.pipeline.budget import make_budget, memory_limit
-from videoinr.pipeline.job import Job, is_video_output
+from videoinr.pipeline.budget import Budget, make_budget, memory_limit
+from videoinr.pipeline.job import UpscaleOptions, is_video_output
 from videoinr.pipeline.plan import OutputPlan, make_plan
 from videoinr.pipeline.render import render_all
 from videoinr.pipeline.scan import ScannedInput, scan
@@ -21,17 +21,58 @@ from videoinr.pipeline.sinks import SEGMENT_NAME, FolderSink, VideoSink, check_c
 from videoinr.pipeline.workdir import (FRAME_NAME, FinishedFiles, WorkLock, check_destination, check_name,
                                        check_output, disk_full, input_stamp, model_fingerprint, output_parent,
                                        prepare_work, work_dir)
-from videoinr.runtime import inference_policy
+from videoinr.runtime import Policy, inference_policy
 
 
-class Terminated(KeyboardInterrupt):
-    """Raised in the main thread on SIGTERM: handled like Ctrl-C (finished work kept for --resume)."""
-
-    detail = ""
-
-
-def upscale_one(src_path: Path, out: Path, job: Job, net) -> Path:
+def upscale_one(src_path: Path, out: Path, job: UpscaleOptions, net) -> Path:
     """Upscale one video or frame folder `src_path` to `out` (a video file or a folder of PNGs)."""
+    o = open_output(src_path, out, job, net)
+    try:
+        render_locally(o, net)
+    finally:
+        o.lock.release()
+    return out
+
+
+@dataclasses.dataclass
+class OpenOutput:
+    """One output being made, from the lock on its work folder to the rename into place: what was decided
+    before any frame is rendered (the same for a local run and a Ray run, so both write the same bytes)."""
+
+    out: Path
+    lock: WorkLock
+    job: UpscaleOptions
+    src: ScannedInput
+    plan: OutputPlan
+    budget: Budget
+    policy: Policy
+    codec: str | None  # None: a folder of PNGs
+    pix_fmt: str | None
+    finished: FinishedFiles
+
+    def sink(self, finished: FinishedFiles | None = None) -> VideoSink | FolderSink:
+        """A sink writing into the work folder, recording finished units in `finished` (default: the run's)."""
+        finished = finished or self.finished
+        if self.codec is not None:
+            return VideoSink(self.out, self.lock.work, self.plan, self.src, self.job, finished, self.codec,
+                             self.pix_fmt)
+        return FolderSink(self.out, self.lock.work, self.plan.n, finished)
+
+    def finish(self, sink: VideoSink | FolderSink) -> None:
+        """Every unit is finished: join them (a video) or rename the folder into place."""
+        sink.finish()
+        if self.codec is not None:
+            self.lock.remove_work()
+
+    def fail(self, e: BaseException) -> None:
+        """Keep the finished work for --resume, or remove it (`_after_failure`)."""
+        _after_failure(e, self.out, self.lock)
+
+
+def open_output(src_path: Path, out: Path, job: UpscaleOptions, net) -> OpenOutput:
+    """Check the destination, take the lock on its work folder and decide everything before rendering
+    (scan, plan, codec, policy, budget; on --resume the interrupted run's settings and finished files are
+    checked). The caller releases `.lock`; on an error here it is released and a fresh folder removed."""
     check_destination(out)
     out_is_video = is_video_output(out)
     try:
@@ -45,16 +86,32 @@ def upscale_one(src_path: Path, out: Path, job: Job, net) -> Path:
             check_output(out, src_path, out_is_video, job.force)  # again, now that no other run can write it
         except OSError as e:
             raise VideoINRError(f"{out}: cannot write here ({e.strerror or e})") from None
-        return _upscale_locked(src_path, out, lock, job, net)
+        return _decide(src_path, out, lock, job, net)
     except BaseException:
         if lock.fresh and lock.work.exists():
             lock.remove_work()  # created by this run and holding nothing to keep
+        lock.release()
+        raise
+
+
+def render_locally(o: OpenOutput, net) -> None:
+    """Render every unfinished frame of `o` in this process and move the result into place."""
+    sink = o.sink()
+    old_points = net.max_query_points
+    try:
+        net.max_query_points = o.budget.max_query_points
+        render_all(o.src, o.plan, o.job, net, sink, o.budget)
+        sink.close()
+        o.finish(sink)
+    except BaseException as e:
+        sink.close()
+        o.fail(e)
         raise
     finally:
-        lock.release()
+        net.max_query_points = old_points
 
 
-def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, codec: str | None) -> dict:
+def _settings(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, policy, codec: str | None) -> dict:
     """The job description for --resume: everything that determines the output bytes."""
     return {
         "input": str(src.path.resolve()), "input_size": input_stamp(src.path), "frames": src.n,
@@ -66,7 +123,7 @@ def _settings(src: ScannedInput, plan: OutputPlan, job: Job, net, policy, codec:
     }
 
 
-def _deep_output(src: ScannedInput, out: Path, job: Job, codec: str, frame_hw: tuple[int, int]
+def _deep_output(src: ScannedInput, out: Path, job: UpscaleOptions, codec: str, frame_hw: tuple[int, int]
                  ) -> tuple[str, str | None]:
     """(encoder, pixel format) keeping as much of a 10/12-bit input's depth as the encoder can (the default
     encoder is chosen for it); a note when some is lost (an explicit --codec without such formats, or an odd
@@ -91,7 +148,7 @@ def _deep_output(src: ScannedInput, out: Path, job: Job, codec: str, frame_hw: t
     return _noted(src, job, codec, fmt, why)
 
 
-def _noted(src: ScannedInput, job: Job, codec: str, fmt: str | None, why: str) -> tuple[str, str | None]:
+def _noted(src: ScannedInput, job: UpscaleOptions, codec: str, fmt: str | None, why: str) -> tuple[str, str | None]:
     from videoinr.data.video import pix_fmt_bits
 
     kept = pix_fmt_bits(fmt) if fmt else 8
@@ -100,8 +157,8 @@ def _noted(src: ScannedInput, job: Job, codec: str, fmt: str | None, why: str) -
     return codec, fmt
 
 
-def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) -> Path:
-    """The run itself, holding the lock on the work folder."""
+def _decide(src_path: Path, out: Path, lock: WorkLock, job: UpscaleOptions, net) -> OpenOutput:
+    """`open_output`'s decisions, holding the lock on the work folder."""
     out_is_video = is_video_output(out)
     codec = None
     if out_is_video:
@@ -138,31 +195,15 @@ def _upscale_locked(src_path: Path, out: Path, lock: WorkLock, job: Job, net) ->
         print(f"note: {out}: {len(redo)} finished file{'s' * (len(redo) > 1)} of the interrupted run failed "
               f"verification (truncated or changed) and will be redone: {', '.join(redo[:3])}"
               f"{' ...' if len(redo) > 3 else ''}", file=sys.stderr)
-    sink = (VideoSink(out, lock.work, plan, src, job, finished, codec, pix_fmt) if out_is_video
-            else FolderSink(out, lock.work, plan.n, finished))
-    old_points = net.max_query_points
-    try:
-        net.max_query_points = budget.max_query_points
-        render_all(src, plan, job, net, sink, budget)
-        sink.close()
-        sink.finish()
-        if out_is_video:
-            lock.remove_work()
-    except BaseException as e:
-        sink.close()
-        _after_failure(e, out, lock)
-        raise
-    finally:
-        net.max_query_points = old_points
-    return out
+    return OpenOutput(out, lock, job, src, plan, budget, policy, codec, pix_fmt, finished)
 
 
 def _after_failure(e: BaseException, out: Path, lock: WorkLock) -> None:
     """Keep finished frames/segments for --resume when the failure is not the input's fault (interrupt,
     out of memory, full disk: the last raises its own one-line error); else remove the work folder."""
     work = lock.work
-    if isinstance(e, Terminated):
-        # SIGTERM: like Ctrl-C, keep finished work; main() reports it in one line
+    if isinstance(e, Stopped):
+        # SIGTERM or a cancel: like Ctrl-C, keep finished work; whoever stopped it reports it in one line
         e.detail = f"finished work kept in {work}; rerun with --resume to continue"
     elif isinstance(e, (KeyboardInterrupt, MemoryError, torch.OutOfMemoryError)):
         # never under the output name

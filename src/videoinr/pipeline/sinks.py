@@ -12,7 +12,7 @@ import numpy as np
 
 from videoinr.errors import VideoINRError
 from videoinr.fileio import write_via_temp
-from videoinr.pipeline.job import Job
+from videoinr.pipeline.job import UpscaleOptions
 from videoinr.pipeline.plan import OutputPlan
 from videoinr.pipeline.scan import ScannedInput
 from videoinr.pipeline.workdir import JOB_FILE, LOCK_FILE, FinishedFiles, move_into_place
@@ -89,7 +89,7 @@ class VideoSink:
     complete. The join remuxes them (no re-encode) with the input's audio/subtitles and metadata.
     """
 
-    def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: Job,
+    def __init__(self, output: Path, work: Path, plan: OutputPlan, src: ScannedInput, job: UpscaleOptions,
                  finished: FinishedFiles, codec: str, pix_fmt: str | None = None) -> None:
         import av
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +14,7 @@ import yaml
 
 from videoinr.errors import VideoINRError, require_regular_file
 from videoinr.models import CONFIGS, ModelConfig
+from videoinr.validate import from_mapping, invalid, require
 
 __all__ = ["TrainConfig", "load_config", "parse_overrides", "check_config", "lr_at", "scale_at",
            "SOURCE_KEYS", "SOURCE_KINDS", "PRECISIONS"]
@@ -89,7 +88,7 @@ class TrainConfig:
 
             base = dict(read_metadata(self.init)["config"])
         elif self.model not in CONFIGS:
-            raise VideoINRError(f"config key 'model': unknown model '{self.model}' (use {', '.join(CONFIGS)})")
+            raise invalid("config key 'model'", self.model, f"unknown model (use {', '.join(CONFIGS)})")
         else:
             base = CONFIGS[self.model].to_dict()
         base.update(self.model_overrides)
@@ -100,57 +99,6 @@ class TrainConfig:
         from videoinr.data.windows import hr_crop_size
 
         return hr_crop_size(self.lr_patch, max(self.scale_max, self.stage1_scale))
-
-
-def _fields() -> dict[str, type]:
-    """Field name -> resolved type hint of TrainConfig."""
-    return typing.get_type_hints(TrainConfig)
-
-
-def _coerce(key: str, value, hint) -> object:
-    """`value` checked/converted to the field type `hint`; VideoINRError naming `key` otherwise."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, getattr(types, "UnionType", None)):
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-            if type(None) in args:
-                return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(key, value, inner[0])
-    bad = VideoINRError(f"config key '{key}': expected {getattr(hint, '__name__', hint)}, got {value!r}")
-    if hint in (int, float) and isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
-        try:
-            value = float(value)
-        except ValueError:
-            raise bad from None
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-            raise bad
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise bad
-        return float(value)
-    if hint is str:
-        if isinstance(value, (dict, list)) or value is None:
-            raise bad
-        return str(value)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise VideoINRError(f"config key '{key}': expected a list of {len(args)} numbers, got {value!r}")
-        return tuple(_coerce(key, v, a) for v, a in zip(value, args))
-    if hint is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise VideoINRError(f"config key '{key}': expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is list or origin is list:
-        if not isinstance(value, list):
-            raise VideoINRError(f"config key '{key}': expected a list, got {value!r}")
-        return list(value)
-    raise bad
 
 
 def parse_overrides(items: Sequence[str]) -> dict:
@@ -200,20 +148,15 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict | Sequenc
             else:
                 data[k] = v
     data.update({k: v for k, v in extra.items() if v is not None})
-    hints = _fields()
     where = f" (in {path})" if path is not None else ""
-    unknown = sorted(set(data) - set(hints))
-    if unknown:
-        raise VideoINRError(f"config: unknown key '{unknown[0]}'{where}; known keys: {', '.join(hints)}")
-    cfg = TrainConfig(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
+    cfg = from_mapping(TrainConfig, data, what="config", where=where)
     check_config(cfg)
     return cfg
 
 
-def _check(ok: bool, key: str, msg: str) -> None:
-    """Raise VideoINRError "config key '<key>': <msg>" unless `ok`."""
-    if not ok:
-        raise VideoINRError(f"config key '{key}': {msg}")
+def _check(ok: bool, key: str, value: object, allowed: str) -> None:
+    """Raise "config key '<key>' <value>: <allowed>" unless `ok` (`videoinr.validate.invalid`)."""
+    require(ok, f"config key '{key}'", value, allowed)
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -226,60 +169,62 @@ def check_config(cfg: TrainConfig) -> None:
             require_regular_file(cfg.init, "weights file")  # a FIFO would block the read forever
         except VideoINRError as e:
             raise VideoINRError(f"config key 'init': {e}") from None
-    _check(cfg.lr_patch >= 4, "lr_patch", f"must be >= 4, got {cfg.lr_patch}")
-    _check(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")
-    _check(cfg.targets >= 1, "targets", f"must be >= 1, got {cfg.targets}")
-    _check(cfg.target_frames in ("all", "interior"), "target_frames", f"must be all or interior, got {cfg.target_frames!r}")
-    _check(cfg.steps >= 1, "steps", f"must be >= 1, got {cfg.steps}")
-    _check(0 <= cfg.stage1_steps, "stage1_steps", f"must be >= 0, got {cfg.stage1_steps}")
-    _check(cfg.stage1_scale >= 1, "stage1_scale", f"must be >= 1, got {cfg.stage1_scale}")
-    _check(cfg.scale_min >= 1, "scale_min", f"must be >= 1, got {cfg.scale_min}")
-    _check(cfg.scale_max >= cfg.scale_min, "scale_max", f"must be >= scale_min ({cfg.scale_min}), got {cfg.scale_max}")
-    _check(cfg.lr > 0 and math.isfinite(cfg.lr), "lr", f"must be a positive number, got {cfg.lr}")
-    _check(0 <= cfg.eta_min <= cfg.lr, "eta_min", f"must be in [0, lr], got {cfg.eta_min}")
-    _check(cfg.cosine_period >= 1, "cosine_period", f"must be >= 1, got {cfg.cosine_period}")
-    _check(all(0 <= b < 1 for b in cfg.betas), "betas", f"must be two numbers in [0, 1), got {list(cfg.betas)}")
-    _check(cfg.charbonnier_eps > 0, "charbonnier_eps", f"must be > 0, got {cfg.charbonnier_eps}")
-    _check(cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip", f"must be > 0 or null, got {cfg.grad_clip}")
-    _check(cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}")
-    _check(cfg.points_per_target is None or cfg.points_per_target >= 1, "points_per_target",
-           f"must be >= 1 or null (whole patch), got {cfg.points_per_target}")
-    _check(cfg.val_window >= 2, "val_window", f"must be >= 2, got {cfg.val_window}")
-    _check(cfg.val_windows >= 1, "val_windows", f"must be >= 1, got {cfg.val_windows}")
-    _check(cfg.val_scale >= 1, "val_scale", f"must be >= 1, got {cfg.val_scale}")
-    _check(cfg.val_crop >= cfg.val_scale * 4, "val_crop", f"must be >= 4 * val_scale, got {cfg.val_crop}")
-    _check(cfg.val_every >= 0, "val_every", f"must be >= 0, got {cfg.val_every}")
-    _check(cfg.time_limit is None or cfg.time_limit > 0, "time_limit", f"must be > 0 minutes or null, got {cfg.time_limit}")
-    _check(cfg.ckpt_every >= 1, "ckpt_every", f"must be >= 1, got {cfg.ckpt_every}")
-    _check(cfg.log_every >= 1, "log_every", f"must be >= 1, got {cfg.log_every}")
-    _check(cfg.num_workers >= 0, "num_workers", f"must be >= 0, got {cfg.num_workers}")
-    _check(cfg.threads is None or cfg.threads >= 1, "threads", f"must be >= 1 or null, got {cfg.threads}")
+    _check(cfg.lr_patch >= 4, "lr_patch", cfg.lr_patch, "must be >= 4")
+    _check(cfg.batch_size >= 1, "batch_size", cfg.batch_size, "must be >= 1")
+    _check(cfg.targets >= 1, "targets", cfg.targets, "must be >= 1")
+    _check(cfg.target_frames in ("all", "interior"), "target_frames", cfg.target_frames, "must be all or interior")
+    _check(cfg.steps >= 1, "steps", cfg.steps, "must be >= 1")
+    _check(0 <= cfg.stage1_steps, "stage1_steps", cfg.stage1_steps, "must be >= 0")
+    _check(cfg.stage1_scale >= 1, "stage1_scale", cfg.stage1_scale, "must be >= 1")
+    _check(cfg.scale_min >= 1, "scale_min", cfg.scale_min, "must be >= 1")
+    _check(cfg.scale_max >= cfg.scale_min, "scale_max", cfg.scale_max, f"must be >= scale_min ({cfg.scale_min})")
+    _check(cfg.lr > 0 and math.isfinite(cfg.lr), "lr", cfg.lr, "must be a positive number")
+    _check(0 <= cfg.eta_min <= cfg.lr, "eta_min", cfg.eta_min, "must be in [0, lr]")
+    _check(cfg.cosine_period >= 1, "cosine_period", cfg.cosine_period, "must be >= 1")
+    _check(all(0 <= b < 1 for b in cfg.betas), "betas", list(cfg.betas), "must be two numbers in [0, 1)")
+    _check(cfg.charbonnier_eps > 0, "charbonnier_eps", cfg.charbonnier_eps, "must be > 0")
+    _check(cfg.grad_clip is None or cfg.grad_clip > 0, "grad_clip", cfg.grad_clip, "must be > 0 or null")
+    _check(cfg.precision in PRECISIONS, "precision", cfg.precision, f"must be one of {', '.join(PRECISIONS)}")
+    _check(cfg.points_per_target is None or cfg.points_per_target >= 1, "points_per_target", cfg.points_per_target,
+           "must be >= 1 or null (whole patch)")
+    _check(cfg.val_window >= 2, "val_window", cfg.val_window, "must be >= 2")
+    _check(cfg.val_windows >= 1, "val_windows", cfg.val_windows, "must be >= 1")
+    _check(cfg.val_scale >= 1, "val_scale", cfg.val_scale, "must be >= 1")
+    _check(cfg.val_crop >= cfg.val_scale * 4, "val_crop", cfg.val_crop, "must be >= 4 * val_scale")
+    _check(cfg.val_every >= 0, "val_every", cfg.val_every, "must be >= 0")
+    _check(cfg.time_limit is None or cfg.time_limit > 0, "time_limit", cfg.time_limit, "must be > 0 minutes or null")
+    _check(cfg.ckpt_every >= 1, "ckpt_every", cfg.ckpt_every, "must be >= 1")
+    _check(cfg.log_every >= 1, "log_every", cfg.log_every, "must be >= 1")
+    _check(cfg.num_workers >= 0, "num_workers", cfg.num_workers, "must be >= 0")
+    _check(cfg.threads is None or cfg.threads >= 1, "threads", cfg.threads, "must be >= 1 or null")
     dev = cfg.device
-    _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()), "device",
-           f"must be auto, cpu, cuda or cuda:N, got {dev!r}")
-    _check(bool(cfg.sources), "sources", "no training sources given")
+    _check(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()), "device", dev,
+           "must be auto, cpu, cuda or cuda:N")
+    _check(bool(cfg.sources), "sources", cfg.sources, "no training sources given")
     for i, s in enumerate(cfg.sources):
         key = f"sources[{i}]"
         if isinstance(s, str):
             s = cfg.sources[i] = {"path": s}
-        _check(isinstance(s, dict), key, f"expected a mapping {{path, window, ...}}, got {s!r}")
+        _check(isinstance(s, dict), key, s, "expected a mapping {path, window, ...}")
         unknown = sorted(set(s) - set(SOURCE_KEYS))
-        _check(not unknown, key, f"unknown key '{unknown[0] if unknown else ''}' (known: {', '.join(SOURCE_KEYS)})")
-        _check("path" in s, key, "missing 'path'")
-        _check(s.get("kind", "auto") in SOURCE_KINDS, key, f"kind must be one of {', '.join(SOURCE_KINDS)}, got {s.get('kind')!r}")
+        _check(not unknown, key, unknown[0] if unknown else "", f"unknown key (known: {', '.join(SOURCE_KEYS)})")
+        _check("path" in s, key, s, "missing 'path'")
+        _check(s.get("kind", "auto") in SOURCE_KINDS, f"{key}.kind", s.get("kind"),
+               f"must be one of {', '.join(SOURCE_KINDS)}")
         w = s.get("weight")
-        _check(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0), key,
-               f"weight must be a positive number, got {w!r}")
+        _check(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool) and w > 0), f"{key}.weight", w,
+               "must be a positive number")
         win = s.get("window", 9)
-        _check(isinstance(win, int) and not isinstance(win, bool) and win >= 3, key, f"window must be an integer >= 3, got {win!r}")
+        _check(isinstance(win, int) and not isinstance(win, bool) and win >= 3, f"{key}.window", win,
+               "must be an integer >= 3")
         inner = win - (2 if cfg.target_frames == "interior" else 0)
-        _check(win - 2 >= cfg.targets and inner >= cfg.targets, key,
-               f"window {win} has {win - 2} interior frames, fewer than targets={cfg.targets}")
+        _check(win - 2 >= cfg.targets and inner >= cfg.targets, f"{key}.window", win,
+               f"has {win - 2} interior frames, fewer than targets={cfg.targets}")
         mw = s.get("min_window")
-        _check(mw is None or (isinstance(mw, int) and not isinstance(mw, bool) and 3 <= mw <= win), key,
-               f"min_window must be an integer in [3, window={win}], got {mw!r}")
-        _check(mw is None or cfg.target_frames == "interior" or mw >= cfg.targets, key,
-               f"min_window {mw} has fewer frames than targets={cfg.targets}")
+        _check(mw is None or (isinstance(mw, int) and not isinstance(mw, bool) and 3 <= mw <= win), f"{key}.min_window",
+               mw, f"must be an integer in [3, window={win}]")
+        _check(mw is None or cfg.target_frames == "interior" or mw >= cfg.targets, f"{key}.min_window", mw,
+               f"has fewer frames than targets={cfg.targets}")
 
 
 # ------------------------------------------------------------------------------------------- schedule

@@ -10,8 +10,8 @@ import traceback
 import uuid
 from pathlib import Path
 
-from videoinr.errors import VideoINRError
-from videoinr.pipeline import VIDEO_EXTENSIONS, estimate, upscale
+from videoinr.errors import Stopped, VideoINRError
+from videoinr.pipeline import VIDEO_EXTENSIONS, UpscaleOptions, estimate, upscale, upscale_options
 from videoinr.pipeline.budget import fmt_bytes, fmt_secs
 
 __all__ = ["App", "SPACE_MODES", "TIME_MODES", "error_line", "message_html"]
@@ -44,11 +44,6 @@ def message_html(kind: str, text: str) -> str:
 
 
 
-class _Cancelled(Exception):
-    """Raised from the progress callback when the user pressed Cancel: aborts the run like an error."""
-
-
-
 class App:
     def __init__(self, root: Path, device: str = "auto", max_memory: str | None = "auto") -> None:
         from videoinr.models.registry import PRETRAINED
@@ -63,28 +58,29 @@ class App:
         self.cancel_flags: dict[str, threading.Event] = {}
         self.flags_lock = threading.Lock()
 
-    # ------------------------------------------------------------------ settings -> upscale() keywords
-    def _options(self, space_mode, scale, size, time_mode, time_scale, fps, model) -> dict:
+    # ------------------------------------------------------------------ settings -> UpscaleOptions
+    def _options(self, space_mode, scale, size, time_mode, time_scale, fps, model) -> UpscaleOptions:
+        """The page's settings as `UpscaleOptions` (checked there; here only which mode's box is empty)."""
         if model not in self.models:
             raise VideoINRError(f"unknown model {model!r}: choose one of {', '.join(self.models)}")
-        kw: dict = {"model": model, "device": self.device, "max_memory": self.max_memory}
+        given: dict = {"device": self.device, "max_memory": self.max_memory}
         if space_mode == "size":
             if not str(size or "").strip():
                 raise VideoINRError("--size: give an output size such as 1920x1080 or 1280x-1")
-            kw["size"] = str(size).strip()
+            given["size"] = size
         else:
             if scale is None:
                 raise VideoINRError("--scale: give a scale factor such as 2 or 2.7")
-            kw["scale"] = float(scale)
+            given["scale"] = scale
         if time_mode == "fps":
             if not str(fps or "").strip():
                 raise VideoINRError("--fps: give a frame rate such as 60")
-            kw["fps"] = str(fps).strip()
+            given["fps"] = fps
         else:
             if time_scale is None:
                 raise VideoINRError("--time-scale: give a whole number >= 1 (1: same frame rate)")
-            kw["time_scale"] = int(time_scale) if float(time_scale).is_integer() else float(time_scale)
-        return kw
+            given["time_scale"] = time_scale
+        return upscale_options(given)
 
     # ------------------------------------------------------------------ estimate
     def estimate(self, video, space_mode, scale, size, time_mode, time_scale, fps, model) -> str:
@@ -92,8 +88,8 @@ class App:
             return message_html("note", "Upload a video or use the example to see the estimate.")
         names = {str(video): _display_name(video)}
         try:
-            kw = self._options(space_mode, scale, size, time_mode, time_scale, fps, model)
-            e = estimate(video, **kw)
+            options = self._options(space_mode, scale, size, time_mode, time_scale, fps, model)
+            e = estimate(video, options, model=model)
         except VideoINRError as err:
             return message_html("error", error_line(err, names))
         except Exception as err:  # noqa: BLE001 - the page must keep serving; details go to the console
@@ -121,12 +117,12 @@ class App:
         report = progress if progress is not None else (lambda *a, **k: None)
         ok = False
         try:
-            kw = self._options(space_mode, scale, size, time_mode, time_scale, fps, model)
+            options = self._options(space_mode, scale, size, time_mode, time_scale, fps, model)
             if not self.job_lock.acquire(blocking=False):
                 report(0, desc="waiting for the previous job to stop")
                 while not self.job_lock.acquire(timeout=0.5):
                     if flag.is_set():
-                        raise _Cancelled()
+                        raise Stopped("cancelled")
             try:
                 self._sweep()  # one job at a time: every earlier job folder is done with (its result served)
                 job.mkdir()
@@ -142,7 +138,7 @@ class App:
 
                 def on_progress(done: int, total: int) -> None:
                     if flag.is_set():
-                        raise _Cancelled()
+                        raise Stopped("cancelled")
                     now = time.monotonic()
                     if done == 0 or not t_start[0]:
                         t_start[0] = now
@@ -152,10 +148,10 @@ class App:
 
                 report(0, desc="reading the input (every frame is checked)")
                 t0 = time.monotonic()
-                upscale(inp, out, progress=False, on_progress=on_progress, **kw)
+                upscale(inp, out, options, model=model, progress=False, on_progress=on_progress)
                 took = time.monotonic() - t0
                 if flag.is_set():
-                    raise _Cancelled()
+                    raise Stopped("cancelled")
             finally:
                 self.job_lock.release()
             from videoinr.data.video import probe
@@ -165,7 +161,7 @@ class App:
             return str(out), message_html("done", (
                 f"done in {fmt_secs(took)}: {info.frames} frames of {info.width}x{info.height}, "
                 f"{info.duration:.2f} s{', with audio' if info.has_audio else ''} ({out.name})")), str(job)
-        except _Cancelled:
+        except Stopped:
             return None, message_html("note", "cancelled"), None
         except VideoINRError as err:
             return None, message_html("error", error_line(err, names)), None

@@ -10,9 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-from videoinr.errors import ArgumentParser, VideoINRError
+from videoinr.errors import ArgumentParser, Stopped, VideoINRError
 from videoinr.fileio import parse_bytes
-from videoinr.pipeline import EXAMPLE_VIDEO, parse_memory
+from videoinr.pipeline import EXAMPLE_VIDEO, upscale_options
 from videoinr.ui.app import App
 from videoinr.ui.page import CSS, build_page
 
@@ -46,12 +46,8 @@ def _free_port(host: str) -> int:
 
 
 
-class _Stop(KeyboardInterrupt):
-    """SIGTERM: stop the app like Ctrl-C (jobs cancelled, temp folders removed)."""
-
-
 def _on_sigterm(signum, frame):
-    raise _Stop()
+    raise Stopped("terminated")  # like Ctrl-C: jobs cancelled, temp folders removed
 
 
 def _quiet_gradio_env(root: Path) -> None:
@@ -72,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         raise VideoINRError(f"--port {args.port}: must be in 0..65535")
     max_upload = parse_bytes(args.max_upload, "--max-upload")
     from videoinr.runtime import pick_device
-    parse_memory(args.max_memory)
+    upscale_options(max_memory=args.max_memory)
     pick_device(args.device)
 
     root = Path(tempfile.mkdtemp(prefix="videoinr-ui-"))
