@@ -1,5 +1,6 @@
-"""`train --resume` with a garbled metrics.csv row: the row is skipped with one warning line, the resume
-continues and the log ends up with every step once (issue 15, item 9)."""
+"""`videoinr.train.checkpoint` (checkpoints, `metrics.csv`) and the inputs a run reads before it trains: a
+garbled metrics.csv row is skipped with one warning line and `--resume` logs every step once; a metrics.csv
+that is a folder, an `init=` FIFO and a full disk while checkpointing are one-line errors."""
 from __future__ import annotations
 
 import csv
