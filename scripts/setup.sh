@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install videoinr. With --test: also its test and ui extras (pytest, Selenium, Gradio) and,
+# Create .venv and install videoinr. With --test: also its test, ui and ray extras (pytest, Hypothesis, Selenium, Gradio, Ray) and,
 # as root with apt, Debian's Chromium for the browser test of the web page.
 # The CPU build of torch is installed first: a bare `torch` requirement would otherwise pull a multi-GB CUDA
 # build on machines without one cached.
@@ -15,7 +15,7 @@ if [ "${1:-}" != "--test" ]; then
     echo "videoinr installed in $(pwd)/.venv"
     exit 0
 fi
-.venv/bin/python -m pip install -q -e ".[test,ui]"
+.venv/bin/python -m pip install -q -e ".[test,ui,ray]"
 # the browser test of `videoinr ui` (tests/test_ui.py) drives Debian's headless Chromium with Selenium
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -135,28 +135,58 @@ class FinishedFiles:
     written, fsynced and renamed into place (`videoinr.fileio.publish`). `verify()` on a resumed run
     re-reads every recorded file: one that is missing, or whose size or checksum changed (a power loss cut
     it, a disk corrupted it), is deleted with any unrecorded file of `pattern`, and is redone.
+
+    Several writers (the tasks of a Ray run) each append to a record of their own (`for_writer`), so no
+    file has two writers, even on a shared filesystem; `verify()` merges those records into the main one.
     """
 
-    def __init__(self, work: Path, pattern: re.Pattern) -> None:
+    def __init__(self, work: Path, pattern: re.Pattern, record: str = DONE_FILE) -> None:
         self.work, self.pattern = work, pattern
-        self.path = work / DONE_FILE
+        self.path = work / record
         self.good: set[str] = set()
 
-    def verify(self) -> list[str]:
-        """Load the record and check every file in it; returns the names that failed (deleted)."""
-        records: dict[str, tuple[int, str]] = {}
+    def _records(self) -> list[Path]:
+        """The main record and every writer's record in the work folder."""
+        return [self.work / DONE_FILE] + sorted(self.work.glob(DONE_FILE + ".*"))
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, tuple[int, str]]:
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            text = path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            text = ""
+            return {}
         except OSError as e:
-            raise VideoINRError(f"{self.path}: cannot read ({e.strerror or e})") from None
+            raise VideoINRError(f"{path}: cannot read ({e.strerror or e})") from None
+        records = {}
         for line in text.splitlines():
             try:
                 r = json.loads(line)
                 records[str(r["name"])] = (int(r["size"]), str(r["sha256"]))
             except (ValueError, KeyError, TypeError):
                 continue  # a line torn by a crash: its file is redone
+        return records
+
+    def for_writer(self, key: str) -> "FinishedFiles":
+        """The record of one writer among several (`key`: a name unique to it, the same when it is retried).
+        Counts as done what this record holds already (checked: a retried writer reuses what it finished
+        before it died) besides the files already verified by the run; deletes nothing."""
+        mine = FinishedFiles(self.work, self.pattern, f"{DONE_FILE}.{key}")
+        mine.good = set(self.good)
+        for name, want in self._read(mine.path).items():
+            p = self.work / name
+            try:
+                if p.is_file() and not p.is_symlink() and file_digest(p) == want:
+                    mine.good.add(name)
+            except OSError:
+                pass
+        return mine
+
+    def verify(self) -> list[str]:
+        """Load the records and check every file in them; returns the names that failed (deleted)."""
+        records: dict[str, tuple[int, str]] = {}
+        shards = self._records()
+        for path in shards:
+            records.update(self._read(path))
         failed, good = [], set()
         for p in self.work.iterdir():
             if not self.pattern.fullmatch(p.name):
@@ -179,6 +209,8 @@ class FinishedFiles:
             atomic_write_bytes(self.path, data.encode())
         except OSError as e:
             raise VideoINRError(f"{self.work}: cannot write here ({e.strerror or e})") from None
+        for path in shards[1:]:  # merged into the main record
+            path.unlink(missing_ok=True)
         return sorted(failed)
 
     def is_done(self, name: str) -> bool:
@@ -198,7 +230,8 @@ class FinishedFiles:
         self.good.add(path.name)
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        for path in self._records():
+            path.unlink(missing_ok=True)
 
 
 def output_parent(out: Path) -> Path:
