@@ -57,6 +57,9 @@ def build_page(gr, app: App):
         _wire_estimate(gr, app, page)
         _wire_job(gr, app, page)
         _wire_compare(gr, app, page)
+        from videoinr.ui.check_tab import add_check  # "check on my video first" (videoinr check)
+
+        add_check(gr, app, page)
 
         def on_unload(request: gr.Request):  # tab closed or connection lost: its job must not run on
             app.end_session(request.session_hash)
