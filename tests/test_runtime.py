@@ -99,3 +99,32 @@ def test_models_read_no_environment_files_or_clocks():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os":
                 assert node.attr not in ("environ", "getenv"), f"{path.name}:{node.lineno} reads os.{node.attr}"
         assert "/proc/" not in path.read_text(), path.name
+
+
+def test_compile_decision_is_a_cost_model_of_the_job_size(clean_env):
+    """Compile exactly when the job's saving (eager - compiled per output pixel) pays back a cold compile;
+    the same size always decides the same (no clock, no cache state)."""
+    saving = rt.EAGER_S_PER_PX - rt.COMPILED_S_PER_PX
+    pays = rt.COMPILE_COLD_S / saving
+    assert abs(rt.COMPILE_MIN_PIXELS - pays) < 1
+    assert not rt.compile_pays_back(pays * 0.99) and rt.compile_pays_back(pays * 1.01)
+    frames_1080p = rt.COMPILE_MIN_PIXELS / (1920 * 1080)
+    assert 10 < frames_1080p < 40  # a 25-frame 1080p job (issue 25) sits near break-even
+    assert [rt.inference_policy(CPU, pays * 1.01).compile_render for _ in range(3)] == [True] * 3
+    assert not rt.inference_policy(torch.device("meta"), 1e12).compile_render  # never off the CPU
+
+
+def test_compile_cache_dir_under_the_users_cache_folder(clean_env, tmp_path):
+    from videoinr.models import CONFIGS, VideoINR
+
+    clean_env.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    clean_env.delenv("TORCHINDUCTOR_FX_GRAPH_CACHE", raising=False)
+    clean_env.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert rt.compile_cache_dir() == str(tmp_path / "videoinr" / "inductor")
+    rt.Policy(compile_render=False).apply(VideoINR(CONFIGS["lite"]))
+    assert "TORCHINDUCTOR_CACHE_DIR" not in __import__("os").environ  # eager jobs touch nothing
+    rt.Policy(compile_render=True).apply(VideoINR(CONFIGS["lite"]))
+    assert (tmp_path / "videoinr" / "inductor").is_dir()
+    assert __import__("os").environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "videoinr" / "inductor")
+    clean_env.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))  # an explicit folder wins
+    assert rt.compile_cache_dir() == str(tmp_path / "mine")

@@ -18,11 +18,44 @@ import torch
 
 from videoinr.errors import VideoINRError
 
-__all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "COMPILE_MIN_PIXELS"]
+__all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "compile_pays_back",
+           "compile_cache_dir", "COMPILE_MIN_PIXELS"]
 
-# Compile the renderer (CPU) for jobs of at least this many output pixels (summed over frames, about 65
-# frames of 720p): smaller jobs do not earn a cold compile back (docs/MEASUREMENTS.md).
-COMPILE_MIN_PIXELS = 60e6
+# The compile decision's cost model (lite, 2-core CPU, quiet; docs/MEASUREMENTS.md): the renderer costs
+# EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and a cold compile (empty
+# inductor cache) COMPILE_COLD_S. A job compiles when the saving over its pixels pays back a COLD compile:
+# the decision depends on the job's size only, never on the state of the cache or on elapsed time, so a
+# job interrupted and resumed decides the same (the work folder's settings hold the policy). With the cache
+# warm (compile_cache_dir) a compile costs ~6 s and the job gains more.
+EAGER_S_PER_PX = 1.06e-6
+COMPILED_S_PER_PX = 0.22e-6
+COMPILE_COLD_S = 40.0
+# the resulting threshold in output pixels (summed over frames): ~48 M, about 23 frames of 1080p
+COMPILE_MIN_PIXELS = COMPILE_COLD_S / (EAGER_S_PER_PX - COMPILED_S_PER_PX)
+
+
+def compile_pays_back(output_pixels: float) -> bool:
+    """Whether compiling the renderer for a job of `output_pixels` pays back a cold compile within the job."""
+    return output_pixels >= COMPILE_MIN_PIXELS
+
+
+def compile_cache_dir() -> str:
+    """Where compiled renderers are cached across runs: $TORCHINDUCTOR_CACHE_DIR if set, else
+    $XDG_CACHE_HOME/videoinr/inductor (default ~/.cache/videoinr/inductor)."""
+    if os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "videoinr", "inductor")
+
+
+def use_compile_cache() -> str:
+    """Point torch inductor's on-disk caches (FX graph cache, compiled kernels) at compile_cache_dir(),
+    before the first compile; returns the folder."""
+    path = compile_cache_dir()
+    os.makedirs(path, exist_ok=True)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
+    os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
+    return path
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,9 +142,15 @@ class Policy:
     render_bf16: bool = False
 
     def apply(self, model: torch.nn.Module) -> torch.nn.Module:
-        """Set the model's switches to this policy; returns the model."""
+        """Set the model's switches to this policy (a compiling one also points inductor's cache at
+        `compile_cache_dir()`, kept across runs); returns the model."""
         for key, value in dataclasses.asdict(self).items():
             setattr(model, key, value)
+        if self.compile_render:
+            try:
+                use_compile_cache()
+            except OSError:  # an unwritable cache folder: inductor's default (a temporary folder)
+                pass
         return model
 
 
@@ -120,12 +159,12 @@ def inference_policy(device: torch.device, output_pixels: float, *, compile: boo
     """The policy of an inference job rendering `output_pixels` pixels in all (frames x height x width).
 
     Each switch: the explicit argument, else its environment variable, else the default: compile on a CPU
-    for jobs of at least COMPILE_MIN_PIXELS; encoder in bf16 where bf16 is native (same PSNR, faster); GEMMs
+    for jobs whose size pays back a cold compile (`compile_pays_back`); encoder in bf16 where bf16 is native (same PSNR, faster); GEMMs
     in bf16 only in the compiled CPU renderer on native-bf16 CPUs. Why: docs/MEASUREMENTS.md."""
     if compile is None:
         compile = _env_switch("VIDEOINR_COMPILE")
     if compile is None:
-        compile = device.type == "cpu" and output_pixels >= COMPILE_MIN_PIXELS
+        compile = device.type == "cpu" and compile_pays_back(output_pixels)
     if encode_bf16 is None:
         encode_bf16 = _env_switch("VIDEOINR_ENCODE_BF16")
     if encode_bf16 is None:
