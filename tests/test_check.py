@@ -159,6 +159,7 @@ def _text(d: Path) -> Path:
     ("bad_scale", lambda d: EXAMPLE, ["--scale", "0.5"], "--scale"),
     ("fps_not_multiple", lambda d: EXAMPLE, ["--fps", "45"], "--fps 45"),
     ("bad_model", lambda d: EXAMPLE, ["--model", "nope.safetensors"], "nope.safetensors"),
+    ("bad_baseline", lambda d: EXAMPLE, ["--baselines", "sharpen"], "--baselines sharpen: unknown sharpen"),
 ])
 def test_bad_input_one_line_no_report(tmp_path, capsys, case, make, extra, expect):
     src = make(tmp_path)

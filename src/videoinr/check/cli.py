@@ -28,6 +28,10 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--model", default="lite", help="lite, paper, or a .safetensors weights file (default lite)")
     p.add_argument("--seconds", default="6", help="seconds of the video to check, in up to 3 segments spread over "
                    "it (default 6; a shorter file is checked whole)")
+    p.add_argument("--baselines", default="flow-bicubic,bicubic-blend,bicubic-repeat",
+                   help="comma-separated classical baselines scored beside the model (default: the three of "
+                   "`eval`; flow-bicubic is always run: the verdict compares with it). Each costs about as "
+                   "much scoring time as the model")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument("--input-fps", type=float, default=None, help="frame rate of a frame-folder input (default 30)")
     p.add_argument("--force", action="store_true", help="replace an existing REPORT folder")
@@ -43,6 +47,17 @@ def _resolve_input(name: str) -> Path:
     return p
 
 
+def _baselines(text: str) -> tuple[str, ...]:
+    from videoinr.baselines import BASELINES
+    from videoinr.errors import VideoINRError
+
+    names = tuple(dict.fromkeys(b.strip() for b in str(text).split(",") if b.strip()))
+    bad = [b for b in names if b not in BASELINES]
+    if bad:
+        raise VideoINRError(f"--baselines {text}: unknown {', '.join(bad)} (choose from {', '.join(BASELINES)})")
+    return names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`videoinr check ...`; returns the exit status (VideoINRError is handled by the caller)."""
     from videoinr.check.report import check_report, verdict, write_report
@@ -51,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_report(args.output, args.force)  # before the (long) check, not after it
     results, crops = check(
         _resolve_input(args.video), scale=args.scale, time_scale=args.time_scale, size=args.size, fps=args.fps,
-        model=args.model, seconds=args.seconds, device=args.device, input_fps=args.input_fps,
+        model=args.model, seconds=args.seconds, baselines=_baselines(args.baselines), device=args.device, input_fps=args.input_fps,
         progress=not args.quiet,
     )
     results["verdict"] = verdict(results)

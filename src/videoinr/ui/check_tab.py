@@ -58,7 +58,7 @@ class Checker:
             name = Path(str(video)).name
             try:
                 results, crops = check(video, model=model or "lite", seconds=self.seconds, device=self.device,
-                                       progress=False, **kwargs)
+                                       baselines=("flow-bicubic",), progress=False, **kwargs)
                 results["verdict"] = verdict(results)
                 self.root.mkdir(parents=True, exist_ok=True)
                 self.last = write_report(results, crops, self.root / uuid.uuid4().hex)
@@ -82,8 +82,9 @@ def add_check(gr, app, page) -> Checker:
     with gr.Accordion("Check on my video first: does the model beat optical flow + bicubic here?", open=True,
                       elem_id="check_section"):
         gr.Markdown(f"Downscales {CHECK_SECONDS:g} s of your video by the factors chosen above (MATLAB bicubic, "
-                    "every N-th frame), brings it back with the model and the classical baselines, and scores "
-                    "both against your original (`videoinr check`, docs/CHECK.md).")
+                    "every N-th frame), brings it back with the model and optical flow + bicubic, and scores "
+                    "both against your original (`videoinr check --baselines flow-bicubic`, docs/CHECK.md; the "
+                    "command line also runs the other baselines).")
         button = gr.Button("Check on my video first", elem_id="check_btn")
         verdict = gr.HTML("", elem_id="check_verdict")
         table = gr.Markdown("", elem_id="check_table")
