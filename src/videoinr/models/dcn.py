@@ -60,8 +60,13 @@ def modulated_deform_conv2d(
         rows = min(step, h - r)
         n = b * rows * w * g * k
         o_b = off[:, r : r + rows].to(pdt).reshape(b, rows, w, g, k, 2)
-        py = (o_b[..., 0] + (torch.arange(r, r + rows, device=dev, dtype=pdt).view(rows, 1, 1, 1) + ky)).clamp_(-1, h)
-        px = (o_b[..., 1] + xs).clamp_(-1, w)
+        py = o_b[..., 0] + (torch.arange(r, r + rows, device=dev, dtype=pdt).view(rows, 1, 1, 1) + ky)
+        px = o_b[..., 1] + xs
+        # through grid_sample's normalize/unnormalize round trip (align_corners=False), as the previous
+        # grid_sample form did: at integer positions (zero offsets, as DCNs start) the rounding picks the
+        # side of the kink, hence the offsets' gradient; exact integers gave other training runs (test_motion)
+        py = (((2 * py + 1) / h - 1 + 1) * h - 1).div_(2).clamp_(-1, h)
+        px = (((2 * px + 1) / w - 1 + 1) * w - 1).div_(2).clamp_(-1, w)
         y0, x0 = py.floor(), px.floor()
         ly, lx = py.sub_(y0), px.sub_(x0)
         m = msk[:, r : r + rows].to(pdt).reshape(b, rows, w, g, k)
