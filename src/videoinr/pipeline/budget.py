@@ -141,7 +141,7 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
         first_call = time.perf_counter() - t0
     per_frame = first_call / len(t)
     first = 0.0
-    if _use_compiled(state):
+    if getattr(state, "model", None) is not None and _use_compiled(state):
         t0 = time.perf_counter()
         _sync(state.render(size=plan.out_hw, t=t[:1], region=plan.region))
         per_frame, first = time.perf_counter() - t0, first_call - (time.perf_counter() - t0) * len(t)

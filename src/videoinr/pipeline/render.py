@@ -70,7 +70,9 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
     writer = _Writer(sink)
     groups = [(g, [i for i in g if not sink.is_done(i)]) for g in pair_groups(plan.refs)]
-    flow_prior = bool(getattr(getattr(net, "cfg", None), "flow_prior", False))
+    from videoinr.models.videoinr import VideoINR  # (other models, e.g. tests' stand-ins, compute their own)
+
+    flow_prior = isinstance(net, VideoINR) and net.cfg.flow_prior
     checked_estimate = False
     ahead = None  # the next pair to render, prepared on a worker thread: (pair, (a, b), flows or None)
     pool = ThreadPoolExecutor(1, thread_name_prefix="videoinr-prefetch")
