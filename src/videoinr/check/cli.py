@@ -26,8 +26,8 @@ def build_parser() -> ArgumentParser:
     tm.add_argument("--time-scale", metavar="N", help="time factor to check (default 2)")
     tm.add_argument("--fps", help="the output frame rate you want: a whole multiple of the video's")
     p.add_argument("--model", default="lite", help="lite, paper, or a .safetensors weights file (default lite)")
-    p.add_argument("--seconds", default="6", help="seconds of the video to check, in up to 3 segments spread over "
-                   "it (default 6; a shorter file is checked whole)")
+    p.add_argument("--seconds", default="3", help="seconds of the video to check, in up to 3 segments spread over "
+                   "it (default 3; a shorter file is checked whole)")
     p.add_argument("--baselines", default="flow-bicubic,bicubic-blend,bicubic-repeat",
                    help="comma-separated classical baselines scored beside the model (default: the three of "
                    "`eval`; flow-bicubic is always run: the verdict compares with it). Each costs about as "

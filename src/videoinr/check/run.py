@@ -26,7 +26,7 @@ from videoinr.check.sampling import Factors, iter_scenes, open_source, plan_segm
 from videoinr.runtime import inference_policy, pick_device
 
 REFERENCE = "flow-bicubic"  # the baseline the verdict compares the model with
-DEFAULT_SECONDS = 6.0
+DEFAULT_SECONDS = 3.0
 
 
 def _crop(img: np.ndarray, scale: float) -> np.ndarray:

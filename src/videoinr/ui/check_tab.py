@@ -19,7 +19,7 @@ from videoinr.ui.app import error_line, message_html
 
 __all__ = ["Checker", "add_check", "CHECK_SECONDS"]
 
-CHECK_SECONDS = 4.0  # seconds of the upload checked from the page (the CLI's --seconds)
+CHECK_SECONDS = 3.0  # seconds of the upload checked from the page (the CLI's --seconds)
 
 
 def _num(value) -> str | None:
