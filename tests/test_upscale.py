@@ -235,7 +235,7 @@ def test_audio_stream_copied_and_duration_kept(tmp_path, bikes):
         assert float(v_out.duration * v_out.time_base) == pytest.approx(float(v_in.duration * v_in.time_base), abs=1e-3)
 
 
-def test_folder_of_videos_sharded_by_rank(tmp_path, bikes, monkeypatch):
+def test_folder_of_videos_and_resume_keeps_finished_outputs(tmp_path, bikes):
     inp = tmp_path / "videos"
     inp.mkdir()
     write_video(inp / "a.mp4", bikes[:2])
@@ -243,10 +243,14 @@ def test_folder_of_videos_sharded_by_rank(tmp_path, bikes, monkeypatch):
     outs = upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False)
     assert sorted(p.name for p in outs) == ["a.mp4", "b.mkv"]
     assert probe(tmp_path / "out" / "b.mkv").width == 96
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    outs = upscale(inp, tmp_path / "out2", scale=2, model=FakeModel(), progress=False)
-    assert [p.name for p in outs] == ["b.mkv"] and sorted(os.listdir(tmp_path / "out2")) == ["b.mkv"]
+    # a batch interrupted after a.mp4: --resume keeps the finished output and makes the rest
+    before = (tmp_path / "out" / "a.mp4").read_bytes()
+    (tmp_path / "out" / "b.mkv").unlink()
+    outs = upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False, resume=True)
+    assert sorted(p.name for p in outs) == ["a.mp4", "b.mkv"]
+    assert (tmp_path / "out" / "a.mp4").read_bytes() == before and probe(tmp_path / "out" / "b.mkv").frames == 2
+    with pytest.raises(VideoINRError, match="already exists"):  # without --resume an existing output is refused
+        upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False)
 
 
 def test_one_video_extension_set_for_upscale_and_training(tmp_path, bikes):

@@ -25,6 +25,10 @@ from videoinr.fileio import publish
 __all__ = ["VideoWriter", "concat_videos", "check_encoder", "check_preset", "choose_pix_fmt", "deep_pix_fmt",
            "default_codec", "temp_path_for"]
 
+# the muxer writes no random ids or dates (Matroska's segment UID, its date): the same frames and streams give
+# the same bytes, on every run and every Ray node
+MUXER_OPTIONS = {"fflags": "+bitexact"}
+
 
 def temp_path_for(path: str | os.PathLike) -> Path:
     """A hidden temporary name beside `path` (same folder, same extension) for write-then-rename."""
@@ -172,7 +176,7 @@ class VideoWriter:
     def _open(self, height: int, width: int) -> None:
         fmt = choose_pix_fmt(self.codec, width, height, self.pix_fmt, self.path)
         try:
-            self._out = av.open(str(self.tmp), mode="w")
+            self._out = av.open(str(self.tmp), mode="w", container_options=MUXER_OPTIONS)
             st = self._out.add_stream(self.codec, rate=self.fps)
         except (av.FFmpegError, ValueError, OSError) as e:
             self.abort()
@@ -361,7 +365,7 @@ def concat_videos(
     tmp = temp_path_for(path)
     out = copier = None
     try:
-        out = av.open(str(tmp), mode="w")
+        out = av.open(str(tmp), mode="w", container_options=MUXER_OPTIONS)
         with _open_part(parts[0]) as first:
             template = first.streams.video[0]
             # a decoder that is not also an encoder's name (libdav1d for AV1): copy the parameters as they are

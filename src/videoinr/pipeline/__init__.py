@@ -17,7 +17,7 @@ Pipeline (streaming, flat memory in video length), one module per stage:
 - `workdir`: output checks, --force rules, the work folder's lock and resume record, the final rename.
   `--resume` reuses finished frames/segments of an interrupted run, so the final output is identical to
   an uninterrupted run's;
-- `run`: one input end to end; `api`: `upscale()` (folders of videos, torchrun sharding) and `estimate()`;
+- `run`: one input end to end; `cluster`: the same as Ray tasks (`--ray`); `api`: `upscale()` and `estimate()`;
   `cli`: `videoinr upscale`.
 """
 from videoinr.pipeline.api import Estimate, estimate, upscale

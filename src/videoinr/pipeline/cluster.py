@@ -62,6 +62,8 @@ def connect(address: str) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
+    if address != "auto":
+        _reachable(address)
     kwargs = {"log_to_driver": False, "configure_logging": False}
     if host in _LOOPBACK:
         kwargs["_node_ip_address"] = "127.0.0.1"
@@ -70,6 +72,18 @@ def connect(address: str) -> None:
     except (ConnectionError, ValueError, RuntimeError) as e:
         raise VideoINRError(f"--ray {address}: cannot join the Ray cluster ({str(e).strip().splitlines()[0]})"
                             ) from None
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """One line at once for a head that does not answer (Ray itself retries for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise VideoINRError(f"--ray {address}: no Ray head answers there ({e.strerror or e}); start one with "
+                            "`ray start --head` or give its HOST:PORT") from None
 
 
 class ClusterFailed(VideoINRError):
@@ -138,7 +152,7 @@ class _Range:
 
 def render_piece(piece: Piece, weights, counter=None) -> str:
     """Ray task body: render `piece` into its work folder; returns the node it ran on. `weights`: the
-    model's (config, state dict); `counter`: the driver's progress actor (frames rendered)."""
+    model's (config, state dict), or a module; `counter`: the driver's progress actor (frames rendered)."""
     import ray
 
     from videoinr.models.videoinr import VideoINR
@@ -150,9 +164,12 @@ def render_piece(piece: Piece, weights, counter=None) -> str:
     if cpus > 0:
         torch.set_num_threads(cpus)
     device = torch.device("cuda") if piece.job.device.type == "cuda" else piece.job.device
-    cfg, state = weights
-    net = VideoINR(cfg)
-    net.load_state_dict(state)
+    if isinstance(weights, tuple):
+        cfg, state = weights
+        net = VideoINR(cfg)
+        net.load_state_dict(state)
+    else:  # a module of the caller's own (the API's `model=`), shipped whole
+        net = weights
     net = net.to(device).eval()
     piece.policy.apply(net)
     net.max_query_points = piece.budget.max_query_points
@@ -221,7 +238,12 @@ def upscale_on_ray(pairs: list[tuple[Path, Path]], job: UpscaleOptions, net) -> 
 
 def _run_tasks(ray, opened: list[OpenOutput], quiet: UpscaleOptions, net, job: UpscaleOptions) -> None:
     counter = _Counter.remote()
-    weights = ray.put((net.cfg, {k: v.detach().cpu() for k, v in net.state_dict().items()}))
+    from videoinr.models.videoinr import VideoINR
+
+    if isinstance(net, VideoINR):  # its config and tensors: rebuilt on the worker, nothing compiled travels
+        weights = ray.put((net.cfg, {k: v.detach().cpu() for k, v in net.state_dict().items()}))
+    else:
+        weights = ray.put(net)
     task = ray.remote(max_retries=RETRIES)(render_piece).options(**_resources(quiet.device))
     refs: dict = {}
     total = 0
