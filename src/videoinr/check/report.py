@@ -101,7 +101,7 @@ def format_report(results: dict) -> str:
     methods = results["methods"]
     seg = ", ".join(f"{a / src['fps']:.1f}-{b / src['fps']:.1f} s" for a, b in results["segments"])
     whole_file = len(results["segments"]) == 1 and results["segments"][0] == [0, src["frames"]]
-    sampled = "the whole file" if whole_file else f"{len(results['segments'])} segments ({seg})"
+    sampled = "the whole file" if whole_file else f"{len(results['segments'])} segment{'s' if len(results['segments']) != 1 else ''} ({seg})"
     lines = [
         f"# videoinr check: `{Path(results['video']).name}`",
         "",
