@@ -158,10 +158,12 @@ def _upscale_cli(src: Path, out: Path, *extra: str) -> list[str]:
 
 
 def test_disk_full_during_segment_keeps_finished_segments(small_mkv, tmp_path, monkeypatch, capsys) -> None:
-    up = importlib.import_module("videoinr.pipeline.api")  # cli.main calls this upscale()
     from videoinr.data.video import VideoWriter
 
-    monkeypatch.setattr(up.upscale, "__kwdefaults__", {**up.upscale.__kwdefaults__, "segment_frames": 3})
+    import videoinr.pipeline.cli as pcli
+
+    real_options = pcli.upscale_options  # the CLI's options, with 3-frame segments (an API-only field)
+    monkeypatch.setattr(pcli, "upscale_options", lambda *a, **k: real_options(*a, **{**k, "segment_frames": 3}))
     real_write, calls = VideoWriter.write, []
 
     def write(self, *a, **k):
