@@ -248,7 +248,7 @@ def test_folder_of_videos_and_resume_keeps_finished_outputs(tmp_path, bikes):
     (tmp_path / "out" / "b.mkv").unlink()
     outs = upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False, resume=True)
     assert sorted(p.name for p in outs) == ["a.mp4", "b.mkv"]
-    assert (tmp_path / "out" / "a.mp4").read_bytes() == before and probe(tmp_path / "out" / "b.mkv").frames == 2
+    assert (tmp_path / "out" / "a.mp4").read_bytes() == before and len(read_video(tmp_path / "out" / "b.mkv")) == 2
     with pytest.raises(VideoINRError, match="already exists"):  # without --resume an existing output is refused
         upscale(inp, tmp_path / "out", scale=2, model=FakeModel(), progress=False)
 
