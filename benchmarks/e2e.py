@@ -267,7 +267,7 @@ def libav_seconds(frames, fps_out: int, out_hw) -> tuple[float, str]:
             t0 = time.perf_counter()
             subprocess.run(["ffmpeg", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{fw}x{fh}",
                             "-r", "24", "-i", str(raw), "-vf", chain, "-f", "null", "-"], check=True)
-            return time.perf_counter() - t0, "ffmpeg"
+            return time.perf_counter() - t0, "ffmpeg", None
     import av
 
     t0 = time.perf_counter()
@@ -296,7 +296,7 @@ def libav_seconds(frames, fps_out: int, out_hw) -> tuple[float, str]:
                 n_out += 1
             except (av.error.BlockingIOError, av.error.EOFError):
                 break
-    return time.perf_counter() - t0, f"PyAV libavfilter ({n_out} frames)"
+    return time.perf_counter() - t0, f"PyAV libavfilter", n_out
 
 
 def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | None = None) -> dict:
@@ -320,7 +320,7 @@ def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | 
     tscale = float(opts[opts.index("--time-scale") + 1])
     times = [k / tscale for k in range(int(tscale))]
     fb = flow_bicubic_seconds(frames, shape["out"], times, last=True)
-    lav, lav_how = libav_seconds(frames, int(24 * tscale), shape["out"])
+    lav, lav_how, lav_n = libav_seconds(frames, int(24 * tscale), shape["out"])
     H, W = shape["out"]
     gflop_enc = shape["pairs"] * fpp[0] * shape["lr"][0] * shape["lr"][1] / 1e9
     gflop_ren = shape["renders"] * fpp[1] * H * W / 1e9
@@ -333,7 +333,7 @@ def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | 
     return {"name": name, **shape, "wall": total, "per_frame": total / shape["frames"], "stages": r["stages"],
             "gflop": gflop_enc + gflop_ren, "gflops": (gflop_enc + gflop_ren) / total, "limit": limit,
             "rss": r["rss"], "estimate": r.get("estimate"),
-            "job": r.get("render_all_end", 0) - r.get("render_all_start", 0), "flow_bicubic": fb, "libav": lav, "libav_how": lav_how,
+            "job": r.get("render_all_end", 0) - r.get("render_all_start", 0), "flow_bicubic": fb, "libav": lav, "libav_how": lav_how, "libav_frames": lav_n,
             "load": os.getloadavg()[0]}
 
 
@@ -363,7 +363,7 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
             f"| {r['wall']:.1f} s | {r['per_frame']:.2f} s | " + " | ".join(share)
             + f" | {r['gflop']:.0f} | {r['gflops'] / 1e9 * 1e9:.1f} ({100 * r['gflops'] * 1e9 / peaks['fp32']:.0f}%) "
             f"| {r['wall'] / r['limit']:.1f} | {r['rss'] / 2**30:.2f} GiB | {est} "
-            f"| {r['wall'] / r['flow_bicubic']:.1f} | {r['wall'] / r['libav']:.1f} | {r['load']:.1f} |")
+            f"| {r['wall'] / r['flow_bicubic']:.1f} | {_libav_ratio(r)} | {r['load']:.1f} |")
     lines += [
         "",
         "Shares are of the command's wall time (exclusive: the prior is not in encode, the estimate's timing "
@@ -378,6 +378,13 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
         "and DIS run on worker threads beside the render, so the shares can sum above 100% (other is then 0).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _libav_ratio(r: dict) -> str:
+    n = r.get("libav_frames")
+    if n is not None and n < r["frames"]:  # minterpolate holds frames back on such short inputs
+        return f"n/a ({n} of {r['frames']} frames out)"
+    return f"{r['wall'] / r['libav']:.1f}"
 
 
 def machine() -> dict:
