@@ -68,7 +68,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     decoded and its DIS prior computed on that thread's sibling while the current pair renders."""
     frames = DecodedFrameBuffer(src.frames())
     progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
-    writer = _Writer(sink)
+    writer = _Writer(sink, to_uint16 if src.bits > 8 else to_uint8)
     groups = [(g, [i for i in g if not sink.is_done(i)]) for g in pair_groups(plan.refs)]
     from videoinr.models.videoinr import VideoINR  # (other models, e.g. tests' stand-ins, compute their own)
 
@@ -99,12 +99,12 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 t_enc = time.perf_counter() - t0
                 first = None
                 if not checked_estimate:
-                    first = _first_call(state, plan, todo, budget, src.bits > 8)
+                    first = _first_call(state, plan, todo, budget)
                     secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
-                _render_group(state, plan, todo, writer, budget, progress, deep=src.bits > 8, first=first)
+                _render_group(state, plan, todo, writer, budget, progress, first=first)
             del state
         writer.close()
     finally:
@@ -142,8 +142,9 @@ class _Writer:
     """The sink's writes, in order, on one thread (output encoding overlaps rendering); at most `depth`
     frames wait, so memory stays bounded. Errors are raised in the caller at its next write or close."""
 
-    def __init__(self, sink, depth: int = 4) -> None:
+    def __init__(self, sink, pixels, depth: int = 4) -> None:
         self.sink, self.error = sink, None
+        self.pixels = pixels  # float (3, H, W) -> the sink's uint8 (or, for a 10/12-bit input, uint16) frame
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.thread = threading.Thread(target=self._run, name="videoinr-writer", daemon=True)
         self.thread.start()
@@ -196,7 +197,7 @@ def _heads(plan: OutputPlan, todo: list[int]) -> dict[int, list[int]]:
     return copies
 
 
-def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget, deep: bool):
+def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget):
     """The first render call of a pair (its output, seconds), timed for the estimate."""
     chunk = list(_heads(plan, todo))[: budget.t_per_call]
     t0 = time.perf_counter()
@@ -205,12 +206,12 @@ def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget, deep: 
     return rgb, time.perf_counter() - t0
 
 
-def _render_group(state, plan: OutputPlan, todo: list[int], sink, budget: Budget, progress: _Progress,
-                  deep: bool = False, first=None) -> None:
-    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call (`deep`: as
-    uint16, for a 10/12-bit input); `first`: the first call's (output, seconds), already rendered."""
+def _render_group(state, plan: OutputPlan, todo: list[int], sink: "_Writer", budget: Budget, progress: _Progress,
+                  first=None) -> None:
+    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call, written through
+    `sink` in its pixel format (`sink.pixels`); `first`: the first call's (output, seconds), already rendered."""
     last = plan.n - 1
-    pixels = to_uint16 if deep else to_uint8
+    pixels = sink.pixels
     copies = _heads(plan, todo)
     heads = list(copies)
     for c in range(0, len(heads), budget.t_per_call):
