@@ -53,3 +53,25 @@ def example_frames(n: int, resize: tuple[int, int] | None = None, crop: tuple[in
             if len(out) == n:
                 return out
     return out
+
+
+def encode(path: Path, frames: list[np.ndarray], codec: str = "libx264", fps: int = 10,
+           faststart: bool = False) -> Path:
+    """A video-only clip made with PyAV (yuv420p); `faststart` puts an mp4's index (moov) first."""
+    opts = {"movflags": "faststart"} if faststart and path.suffix == ".mp4" else {}
+    with av.open(str(path), "w", options=opts) as c:
+        vs = c.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for i, img in enumerate(frames):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts, fr.time_base = i, Fraction(1, fps)
+            c.mux(vs.encode(fr))
+        c.mux(vs.encode(None))
+    return path
+
+
+def cut(src: Path, dst: Path, keep: float = 0.9) -> Path:
+    """The first `keep` share of `src`'s bytes written to `dst` (a truncated copy)."""
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * keep)])
+    return dst

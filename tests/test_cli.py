@@ -8,6 +8,8 @@ import pytest
 from videoinr import cli
 from videoinr.errors import VideoINRError
 
+from cli_helpers import one_error_line
+
 
 def test_help_and_usage(capsys):
     assert cli.main(["--help"]) == 0
@@ -111,3 +113,10 @@ def test_ctrl_c_while_modules_import_is_one_line(delay, tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err == "interrupted\n", (proc.returncode, err)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["eval"], ["eval", "vid4", "--scale", "x"], ["train"], ["train", "--out", "o", "--bogus"]])
+def test_eval_train_usage_errors_are_one_line(argv, capsys) -> None:
+    assert cli.main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: videoinr {argv[0]}: ")

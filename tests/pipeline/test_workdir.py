@@ -1,5 +1,7 @@
-"""`videoinr upscale` under faults that used to lose data: `--force` next to the input, two runs on the
-same output at once, and output names near the file-name length limit.
+"""`videoinr.pipeline.workdir` through the real command: what `--force` may replace (never the input or
+folders it did not write), the lock that stops a second run on one output (and is released when a run is
+killed), output names near the file-name length limit, and `--resume` verifying every file it reuses
+(size and checksum) with every finished file fsynced before its rename and its folder after.
 
 Real files and real processes: the concurrent-run tests start real `videoinr upscale` processes (the first
 one held at its first frame write by a gate file, so the second one starts while the first holds the lock).

@@ -1,0 +1,62 @@
+"""`videoinr.pipeline.api`: a batch (a folder of videos) probes every input before it renders any, and
+reports every bad one in one line each, with nothing written (real tiny clips cut from the bundled example)."""
+import os
+from pathlib import Path
+
+import pytest
+
+from av_helpers import cut, example_frames
+from av_helpers import encode as _encode
+from cli_helpers import one_error_line, run_cli
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return example_frames(30, crop=(16, 24))
+
+
+def encode(path: Path, frames: list) -> Path:
+    return _encode(path, frames, faststart=True)  # index (moov) first: a cut copy keeps it, loses frames
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])  # an mkv's truncation shows only when it is decoded
+def test_batch_with_truncated_file_writes_nothing(tmp_path, frames, weights, capsys, ext):
+    src = tmp_path / "in"
+    src.mkdir()
+    encode(src / "a.mp4", frames[:3])
+    cut(encode(tmp_path / f"full.{ext}", frames), src / f"b.{ext}", keep=0.8)
+    encode(src / "c.mp4", frames[:3])
+    out = tmp_path / "out"
+    rc, err = run_cli([src, "-o", out, "--scale", "2", "--model", weights], capsys)
+    assert rc == 2
+    line = one_error_line(err)
+    assert f"b.{ext}" in line and "truncated" in line
+    assert not out.exists()  # nothing written, so a rerun after fixing b needs no --force
+    assert sorted(os.listdir(tmp_path)) == [f"full.{ext}", "in"]
+
+
+def test_batch_reports_every_bad_input_before_rendering(tmp_path, frames, weights, capsys, monkeypatch):
+    """A folder of videos where two have a single frame, at --time-scale 2: both are reported up front,
+    one `error:` line each, and nothing is rendered or written (before, the others were rendered first)."""
+    from videoinr.pipeline import run
+
+    src = tmp_path / "in"
+    src.mkdir()
+    encode(src / "a.mp4", frames[:3])
+    encode(src / "b.mp4", frames[:1])
+    encode(src / "c.mkv", frames[:3])
+    encode(src / "d.mp4", frames[:1])
+    rendered = []
+    monkeypatch.setattr(run, "render_all", lambda *a, **k: rendered.append(a))
+    out = tmp_path / "out"
+    rc, err = run_cli([src, "-o", out, "--time-scale", "2", "--model", weights], capsys)
+    assert rc == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 2 and all(ln.startswith("error: ") for ln in lines) and "Traceback" not in err, err
+    assert "b.mp4" in lines[0] and "d.mp4" in lines[1] and all("only 1 frame" in ln for ln in lines)
+    assert not rendered and not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["in"]
+    (src / "d.mp4").unlink()  # one bad input: exactly one line
+    rc, err = run_cli([src, "-o", out, "--time-scale", "2", "--model", weights], capsys)
+    assert rc == 2 and "b.mp4" in one_error_line(err)
+    assert not rendered and sorted(os.listdir(tmp_path)) == ["in"]
