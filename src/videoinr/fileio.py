@@ -1,17 +1,20 @@
-"""Small file-system helpers shared by the pipeline, evaluation, training and the model registry.
+"""Small file-system helpers shared by the pipeline, evaluation, training, `check` and the model registry.
 
-Atomic writes: the content goes to a temporary sibling of the target (same folder, so ``os.replace`` is a
-rename on one file system), which then replaces the target in one step: readers see the old file or the new
-one, never a torn one. The temporary file is removed when writing it fails. The default temporary name,
-``.<name>.tmp<pid><suffix>``, is hidden, unique per process and keeps the extension (for writers that pick a
-format from it); callers with their own clean-up convention pass ``tmp``.
+One way to write a file: the content goes to a temporary sibling of the target (`temp_sibling`: same folder,
+so ``os.replace`` is a rename on one file system; hidden, ``.<name>.tmp<pid>-<8 hex><suffix>``, unique per
+call and keeping the extension for writers that pick a format from it), which `publish` fsyncs and renames
+onto the target, then fsyncs the folder: readers see the old file or the new one, never a torn one, and after
+a crash or power loss a file under its final name is complete. The temporary file is removed when anything
+fails. Writers: `atomic_write_bytes` (bytes: job records, checkpoints, reports, PNG frames) and
+`write_via_temp` (a callback that writes into a path: savefig, cv2.imwrite, safetensors' save_file, PyAV),
+and `publish` directly for the video writer and joiner. A finished folder (the frames of a folder output,
+a `check` report) gets its name from `replace_folder`.
 
-Durability: `publish` is the one way a finished file gets its name: the temporary file is fsynced before the
-rename and its folder after it, so after a crash or power loss a file under its final name is complete (and
-a rename that did not reach the disk leaves the old file or none). Every writer goes through it:
-`write_via_temp`/`atomic_write_bytes` (frames, job records, checkpoints, metrics, reports, weights) and the
-video writer and joiner. `file_digest` gives the (size, SHA-256) that resume records check.
+The one exception is appending: a record of finished files (`done.jsonl`) and training's `metrics.csv` grow
+by appended lines, each flushed and fsynced before the writer goes on (a crash loses at most the line being
+written, which readers skip); they are not rewritten through a temporary file.
 
+`file_digest` gives the (size, SHA-256) that resume records check.
 Pixel conversions live in ``videoinr.data.convert`` (they need torch; this module is standard library only).
 """
 from __future__ import annotations
@@ -20,20 +23,23 @@ import hashlib
 import math
 import os
 import re
+import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from videoinr.errors import VideoINRError
 from videoinr.validate import shown
 
-__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "fsync_dir", "file_digest",
-           "parse_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
+__all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "replace_folder", "fsync_dir",
+           "file_digest", "parse_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:
-    """The default temporary name beside `path`: ``.<name>.tmp<pid><suffix>``."""
+    """A new temporary name beside `path`: ``.<name>.tmp<pid>-<8 hex><suffix>`` (the name cut to 64
+    characters, so every legal name has a legal temporary one; unique per call, also across threads)."""
     p = Path(path)
-    return p.with_name(f".{p.name}.tmp{os.getpid()}{p.suffix}")
+    return p.with_name(f".{p.name[:64]}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}{p.suffix}")
 
 
 def _umask() -> int:
@@ -83,11 +89,11 @@ def publish(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp: Path | None = None) -> None:
-    """Call ``write(tmp)`` to produce the file at a temporary sibling, then `publish` it onto `path`. On any
+def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp)`` to produce the file at a `temp_sibling`, then `publish` it onto `path`. On any
     failure (in `write`, the fsync or the rename) the temporary file is removed and the error re-raised."""
     path = Path(path)
-    tmp = temp_sibling(path) if tmp is None else Path(tmp)
+    tmp = temp_sibling(path)
     try:
         write(tmp)
     except BaseException:
@@ -96,14 +102,34 @@ def write_via_temp(path: str | os.PathLike, write: Callable[[Path], object], tmp
     publish(tmp, path)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, tmp: Path | None = None) -> None:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` atomically and durably (see the module docstring)."""
 
     def write(t: Path) -> None:
         with open(t, "wb") as f:
             f.write(data)
 
-    write_via_temp(path, write, tmp)
+    write_via_temp(path, write)
+
+
+def replace_folder(src: str | os.PathLike, dst: str | os.PathLike, aside: str | os.PathLike) -> None:
+    """Rename the finished folder `src` (its files already published) to `dst`, then fsync the parent. An
+    existing `dst` folder is first renamed to `aside` (a hidden sibling) and removed only once `src` has its
+    name; if that rename fails it is put back and the error re-raised."""
+    src, dst, aside = Path(src), Path(dst), Path(aside)
+    shutil.rmtree(aside, ignore_errors=True)
+    had = dst.is_dir() and not dst.is_symlink()
+    if had:
+        os.replace(dst, aside)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        if had:
+            os.replace(aside, dst)  # put the previous folder back
+        raise
+    if had:
+        shutil.rmtree(aside, ignore_errors=True)
+    fsync_dir(dst.parent if str(dst.parent) else ".")
 
 
 def file_digest(path: str | os.PathLike) -> tuple[int, str]:

@@ -61,10 +61,10 @@ def test_eval_disk_error_while_writing_is_one_line(dataset, tmp_path, monkeypatc
     for p in sorted((dataset / "seq").glob("*.png"))[:3]:
         (ok / "seq" / p.name).write_bytes(p.read_bytes())
 
-    def full(path, write):
+    def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(ev, "_replace_write", full)
+    monkeypatch.setattr(ev, "atomic_write_bytes", full)
     argv = ["eval", "vid4", "--data", str(ok), "--methods", "bicubic-blend", "--out", str(tmp_path / "o"), "--no-progress"]
     assert cli.main(argv) == 2
     assert "No space left" in one_error_line(capsys.readouterr().err)

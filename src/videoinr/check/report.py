@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError, resolve_path
+from videoinr.fileio import atomic_write_bytes, replace_folder, temp_sibling, write_via_temp
 
 GAIN_DB = 0.1  # the model "helps" when at least this much over the reference on the verdict's frames
 CROP = 128  # side of the crop windows (original pixels)
@@ -219,7 +220,7 @@ def _plot(results: dict, path: Path) -> None:
     bx.set_xlabel("time in the source (s); orange: interpolated frames, grey: input-time frames")
     bx.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    write_via_temp(path, lambda p: fig.savefig(p, format="png"))
     plt.close(fig)
 
 
@@ -259,14 +260,13 @@ def crop_sheet(images: dict[str, np.ndarray], labels: dict[str, str]) -> np.ndar
 
 
 def write_report(results: dict, crops: dict, report: str | Path, force: bool = False) -> Path:
-    """Write the report folder: everything into `.REPORT.tmp<pid>` beside it, then renamed into place (an
-    existing REPORT, with `force`, is replaced only then). On any failure the temporary folder is removed."""
+    """Write the report folder: every file published (fileio) into a temporary sibling folder, which then
+    replaces REPORT (`fileio.replace_folder`: an existing REPORT, with `force`, is replaced only then). On
+    any failure the temporary folder is removed."""
     report = Path(report)
     check_report(report, force)
     report.parent.mkdir(parents=True, exist_ok=True)
-    tmp = report.parent / f".{report.name}.tmp{os.getpid()}"
-    old = report.parent / f".{report.name}.old{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    tmp = temp_sibling(report)
     try:
         (tmp / "crops").mkdir(parents=True)
         model, ref = results["model"], results["reference"]
@@ -277,23 +277,18 @@ def write_report(results: dict, crops: dict, report: str | Path, force: bool = F
             labels = {"original": "original", model: f"{model} {r['model_psnr']:.2f} dB",
                       ref: f"{ref} {r['reference_psnr']:.2f} dB"}
             sheet = crop_sheet(c["images"], labels)
-            if not cv2.imwrite(str(tmp / "crops" / f"{key}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-                raise OSError(f"cannot write {tmp / 'crops' / (key + '.png')}")
+            ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+            if not ok:
+                raise OSError(f"cannot encode {tmp / 'crops' / (key + '.png')}")
+            atomic_write_bytes(tmp / "crops" / f"{key}.png", png.tobytes())
         _plot(results, tmp / "psnr_over_time.png")
-        (tmp / "results.json").write_text(json.dumps(_clean(results), indent=1))
-        (tmp / "report.md").write_text(format_report(results))
-        if report.exists():
-            os.rename(report, old)
-        os.rename(tmp, report)
+        atomic_write_bytes(tmp / "results.json", json.dumps(_clean(results), indent=1).encode())
+        atomic_write_bytes(tmp / "report.md", format_report(results).encode())
+        replace_folder(tmp, report, report.parent / f".{report.name[:64]}.old{os.getpid()}")
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not report.exists():
-            os.rename(old, report)
         raise VideoINRError(f"{report}: cannot write the report ({e.strerror or e})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not report.exists():
-            os.rename(old, report)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return report

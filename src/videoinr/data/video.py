@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from videoinr.data.video_read import TimedFrame, VideoInfo, iter_video, pix_fmt_bits, probe, read_video
 from videoinr.data.video_write import (VideoWriter, check_encoder, check_preset, choose_pix_fmt, concat_videos,
-                                      deep_pix_fmt, default_codec, temp_path_for)
+                                      deep_pix_fmt, default_codec)
 
 __all__ = [
     "VideoInfo", "TimedFrame", "probe", "iter_video", "read_video", "VideoWriter", "concat_videos",
     "check_encoder", "check_preset", "choose_pix_fmt", "deep_pix_fmt", "default_codec", "pix_fmt_bits",
-    "temp_path_for",
 ]

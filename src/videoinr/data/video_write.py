@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,20 +19,14 @@ from videoinr.data.video_codecs import (_CRF_CODECS, _has_encoder, _quiet_encode
                                        choose_pix_fmt, deep_pix_fmt, default_codec)
 from videoinr.data.video_read import VideoInfo, _short, probe
 from videoinr.errors import VideoINRError
-from videoinr.fileio import publish
+from videoinr.fileio import publish, temp_sibling
 
 __all__ = ["VideoWriter", "concat_videos", "check_encoder", "check_preset", "choose_pix_fmt", "deep_pix_fmt",
-           "default_codec", "temp_path_for"]
+           "default_codec"]
 
 # the muxer writes no random ids or dates (Matroska's segment UID, its date): the same frames and streams give
 # the same bytes, on every run and every Ray node
 MUXER_OPTIONS = {"fflags": "+bitexact"}
-
-
-def temp_path_for(path: str | os.PathLike) -> Path:
-    """A hidden temporary name beside `path` (same folder, same extension) for write-then-rename."""
-    p = Path(path)
-    return p.with_name(f".{p.stem}.part-{uuid.uuid4().hex[:8]}{p.suffix}")
 
 
 def _check_writable_folder(path: Path) -> None:
@@ -160,7 +153,7 @@ class VideoWriter:
         self.copy_streams = copy_streams
         self.time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
         self.options = dict(options or {})
-        self.tmp = temp_path_for(self.path)
+        self.tmp = temp_sibling(self.path)
         self.info = probe(self.source) if self.source is not None else None
         self._out: av.container.OutputContainer | None = None
         self._stream = None
@@ -362,7 +355,7 @@ def concat_videos(
     if not parts:
         raise VideoINRError(f"{path}: no video parts to join")
     info = probe(source) if source is not None else None
-    tmp = temp_path_for(path)
+    tmp = temp_sibling(path)
     out = copier = None
     try:
         out = av.open(str(tmp), mode="w", container_options=MUXER_OPTIONS)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError, resolve_path
-from videoinr.fileio import write_via_temp
+from videoinr.fileio import atomic_write_bytes, write_via_temp
 
 CROP = 160  # side of the crops in crops/*.png (HR pixels)
 
@@ -102,9 +102,6 @@ def _temporal(m: dict) -> str:
     return f"{tof:.3f} | {warp:.3f}" if not math.isnan(tof) else "- | -"
 
 
-_replace_write = write_via_temp  # module-level name: tests inject a full disk here
-
-
 def _by_t(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
     """(t, mean of the rows' finite `key` values at that t), t ascending; rows without `key` are skipped."""
     by_t: dict[float, list[float]] = {}
@@ -149,7 +146,7 @@ def _plot_psnr_vs_t(results: dict, path: Path) -> None:
         bx.tick_params(labelsize=7)
         bx.grid(alpha=0.3)
     fig.tight_layout()
-    _replace_write(path, lambda p: fig.savefig(p, format="png"))
+    write_via_temp(path, lambda p: fig.savefig(p, format="png"))
     plt.close(fig)
 
 
@@ -222,13 +219,13 @@ def write_outputs(results: dict, crops: dict[tuple[str, int], dict[str, np.ndarr
 def _write_outputs(results: dict, crops: dict[tuple[str, int], dict[str, np.ndarray]], out: Path) -> Path:
     (out / "crops").mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=1, allow_nan=True)
-    _replace_write(out / "results.json", lambda p: p.write_text(text))
+    atomic_write_bytes(out / "results.json", text.encode())
     table = format_table(results)
-    _replace_write(out / "results.md", lambda p: p.write_text(table))
+    atomic_write_bytes(out / "results.md", table.encode())
     _plot_psnr_vs_t(results, out / "psnr_vs_t.png")
     for (seq, frame), images in sorted(crops.items()):
         sheet = _crop_sheet(images, results, seq, frame)
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in seq)
         png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))[1].tobytes()
-        _replace_write(out / "crops" / f"{safe}_{frame:05d}.png", lambda p: p.write_bytes(png))
+        atomic_write_bytes(out / "crops" / f"{safe}_{frame:05d}.png", png)
     return out

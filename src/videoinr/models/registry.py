@@ -252,4 +252,4 @@ def save_weights(model: VideoINR, path: str | os.PathLike, summary: dict | None 
     path = Path(path)
     tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
     meta = {"config": json.dumps(model.cfg.to_dict()), "summary": json.dumps(summary or {})}
-    write_via_temp(path, lambda t: save_file(tensors, str(t), metadata=meta), path.with_name(path.name + ".tmp"))
+    write_via_temp(path, lambda t: save_file(tensors, str(t), metadata=meta))

@@ -60,19 +60,18 @@ class FolderSink:
 
     def write(self, j: int, image: np.ndarray, time_s: float, duration: float | None) -> None:
         p = self.name(j)
-        tmp = p.with_name(f".{p.name}.tmp.png")
         # encoded in memory and written by Python: a full disk is an OSError here, not libpng's stderr noise
         ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
         if not ok:
             raise VideoINRError(f"{p}: cannot encode PNG")
         data = png.tobytes()
-        write_via_temp(p, lambda t: _write_file(t, data), tmp)  # tmp: the name `finish` sweeps up
+        write_via_temp(p, lambda t: _write_file(t, data))
         self.finished.add(p)
 
     def finish(self) -> None:
         (self.work / JOB_FILE).unlink(missing_ok=True)
         self.finished.remove()
-        for stray in self.work.glob(".*.tmp.png"):  # a write cut short by a hard kill
+        for stray in self.work.glob(".*.tmp*"):  # a write cut short by a hard kill (fileio.temp_sibling)
             stray.unlink()
         move_into_place(self.work, self.output, video=False)
         (self.output / LOCK_FILE).unlink(missing_ok=True)  # still held (open) until the run ends

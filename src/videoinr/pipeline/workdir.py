@@ -16,7 +16,8 @@ import torch
 
 from videoinr.errors import VideoINRError, resolve_path
 from videoinr.pipeline.budget import Budget
-from videoinr.fileio import OUTPUT_VIDEO_EXTENSIONS, atomic_write_bytes, file_digest, fsync_dir
+from videoinr.fileio import (OUTPUT_VIDEO_EXTENSIONS, atomic_write_bytes, file_digest, fsync_dir, publish,
+                             replace_folder)
 from videoinr.pipeline.job import is_video_output
 
 try:
@@ -314,19 +315,10 @@ def move_into_place(src: Path, dst: Path, video: bool) -> None:
         why = _replace_problem(dst, video)
         if why:
             raise VideoINRError(f"{dst}: {why} (changed during the run); nothing replaced")
-    if dst.is_dir() and not dst.is_symlink():
-        old = _aside(dst, "old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-        try:
-            os.replace(src, dst)
-        except BaseException:
-            os.replace(old, dst)  # put the previous output back
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+    if src.is_dir():
+        replace_folder(src, dst, _aside(dst, "old"))
     else:
-        os.replace(src, dst)
-    fsync_dir(output_parent(dst))
+        publish(src, dst)
 
 
 def model_fingerprint(model) -> str:
@@ -378,8 +370,7 @@ def prepare_work(work: Path, settings: dict, budget: Budget, limit: int, resume:
                 else:
                     p.unlink()
     try:
-        atomic_write_bytes(job, json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}).encode(),
-                           tmp=job.with_suffix(".tmp"))
+        atomic_write_bytes(job, json.dumps({"settings": settings, "budget": dataclasses.asdict(budget)}).encode())
     except OSError as e:
         raise VideoINRError(f"{work}: cannot write here ({e.strerror or e})") from None
     return budget

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
 import sys
 from dataclasses import dataclass
@@ -34,9 +35,9 @@ RESUMABLE_CHANGES = ("steps", "val_every", "ckpt_every", "log_every", "num_worke
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same folder, fsync and os.replace: readers see the old
-    file or the new one, never a torn one."""
-    atomic_write_bytes(path, data, tmp=path.with_name(path.name + ".tmp"))
+    """Write `data` to `path` through `fileio.atomic_write_bytes`: readers see the old file or the new one,
+    never a torn one (a name for tests to inject a full disk at)."""
+    atomic_write_bytes(path, data)
 
 
 def rng_state() -> dict[str, Tensor]:
@@ -68,7 +69,7 @@ def set_rng_state(s: dict[str, Tensor]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """torch.save `state` atomically (temp file in the same folder + os.replace)."""
+    """torch.save `state` atomically and durably (`atomic_write`)."""
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write(path, buf.getvalue())
@@ -179,5 +180,7 @@ class MetricsLog:
         for c in METRIC_COLUMNS:
             v = values.get(c)
             row.append("" if v is None else (str(int(v)) if c == "step" else f"{v:.9g}"))
-        with open(self.path, "a", newline="") as f:
+        with open(self.path, "a", newline="") as f:  # an append, fsynced (fileio's one exception)
             csv.writer(f).writerow(row)
+            f.flush()
+            os.fsync(f.fileno())

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 from videoinr.errors import Stopped, VideoINRError
+from videoinr.fileio import write_via_temp
 from videoinr.pipeline import VIDEO_EXTENSIONS, UpscaleOptions, estimate, upscale, upscale_options
 from videoinr.pipeline.budget import fmt_bytes, fmt_secs
 
@@ -131,7 +132,7 @@ class App:
                 try:
                     os.link(video, inp)  # same file system (both in the app folder); a copy otherwise
                 except OSError:
-                    shutil.copyfile(video, inp)
+                    write_via_temp(inp, lambda t: shutil.copyfile(video, t))
                 out = job / f"{_safe_stem(names[str(video)])}_videoinr.mp4"
                 names.update({str(inp): names[str(video)], str(out): out.name, str(job) + os.sep: ""})
                 t_start = [0.0]
