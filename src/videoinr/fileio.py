@@ -32,7 +32,7 @@ from videoinr.errors import VideoINRError
 from videoinr.validate import shown
 
 __all__ = ["temp_sibling", "write_via_temp", "atomic_write_bytes", "publish", "replace_folder", "fsync_dir",
-           "file_digest", "parse_bytes", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
+           "file_digest", "parse_bytes", "require_writable_parent", "VIDEO_EXTENSIONS", "OUTPUT_VIDEO_EXTENSIONS"]
 
 
 def temp_sibling(path: str | os.PathLike) -> Path:
@@ -172,3 +172,19 @@ training data loader's (`videoinr.data.windows`) when it scans a folder."""
 
 OUTPUT_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm"})
 """Containers `videoinr upscale` writes (a subset of VIDEO_EXTENSIONS)."""
+
+
+def require_writable_parent(path: str | os.PathLike, label: str) -> None:
+    """VideoINRError (prefixed `label`) unless the nearest existing folder at or above `path` is a folder
+    this process can create files in (checked with an empty probe file, removed at once)."""
+    parent = Path(path)
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise VideoINRError(f"{label}: {parent} is a file, not a folder")
+    probe = parent / f".videoinr-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise VideoINRError(f"{label}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None

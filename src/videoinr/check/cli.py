@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from videoinr.errors import ArgumentParser
 
@@ -39,14 +38,6 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _resolve_input(name: str) -> Path:
-    """`example` is the bundled clip unless a file or folder of that name exists (as for `upscale`)."""
-    p = Path(name)
-    if name == "example" and not p.exists():
-        return Path(__file__).resolve().parent.parent / "assets" / "example.mp4"
-    return p
-
-
 def _baselines(text: str) -> tuple[str, ...]:
     from videoinr.baselines import BASELINES
     from videoinr.errors import VideoINRError
@@ -62,10 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`videoinr check ...`; returns the exit status (VideoINRError is handled by the caller)."""
     from videoinr.check.report import check_report, verdict, write_report
     from videoinr.check.run import check
+    from videoinr.pipeline.cli import resolve_input
+
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     check_report(args.output, args.force)  # before the (long) check, not after it
     results, crops = check(
-        _resolve_input(args.video), scale=args.scale, time_scale=args.time_scale, size=args.size, fps=args.fps,
+        resolve_input(args.video), scale=args.scale, time_scale=args.time_scale, size=args.size, fps=args.fps,
         model=args.model, seconds=args.seconds, baselines=_baselines(args.baselines), device=args.device, input_fps=args.input_fps,
         progress=not args.quiet,
     )

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError, resolve_path
-from videoinr.fileio import atomic_write_bytes, replace_folder, temp_sibling, write_via_temp
+from videoinr.fileio import atomic_write_bytes, replace_folder, require_writable_parent, temp_sibling, write_via_temp
 
 GAIN_DB = 0.1  # the model "helps" when at least this much over the reference on the verdict's frames
 CROP = 128  # side of the crop windows (original pixels)
@@ -21,13 +21,10 @@ FILES = ("report.md", "results.json", "psnr_over_time.png", "crops")
 
 
 def _secs(s: float) -> str:
-    """A duration as a person reads it (the rounding of `upscale`'s estimate line)."""
-    if not math.isfinite(s):
-        return "unknown"
-    for limit, div, unit in ((120, 1, "s"), (7200, 60, "min"), (3 * 86400, 3600, "h"), (math.inf, 86400, "days")):
-        if s < limit:
-            return f"{s / div:.0f} {unit}" if unit in ("s", "min") else f"{s / div:.1f} {unit}"
-    return f"{s:.0f} s"
+    """A duration as `upscale`'s estimate line prints it; "unknown" when not finite."""
+    from videoinr.pipeline.budget import fmt_secs
+
+    return fmt_secs(s) if math.isfinite(s) else "unknown"
 
 
 def verdict(results: dict) -> dict:
@@ -65,17 +62,7 @@ def check_report(report: str | Path, force: bool) -> Path:
             raise VideoINRError(f"{report}: already exists (use --force to replace it)")
         if any(p.resolve() == resolve_path(report) for p in [Path.cwd(), *Path.cwd().parents]):
             raise VideoINRError(f"{report}: holds the current folder; choose another report folder")
-    parent = report.parent
-    while not parent.exists() and parent.parent != parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise VideoINRError(f"{report}: {parent} is a file, not a folder")
-    probe = parent / f".videoinr-check-probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise VideoINRError(f"{report}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None
+    require_writable_parent(report.parent, str(report))
     return report
 
 

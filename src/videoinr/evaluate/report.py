@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from videoinr.errors import VideoINRError, resolve_path
-from videoinr.fileio import atomic_write_bytes, write_via_temp
+from videoinr.fileio import atomic_write_bytes, require_writable_parent, write_via_temp
 
 CROP = 160  # side of the crops in crops/*.png (HR pixels)
 
@@ -188,19 +187,7 @@ def check_out(out: str | Path, data: str | Path | None = None) -> Path:
         target = out / sub
         if target.exists() and (target.is_dir() != (sub == "crops")):
             raise VideoINRError(f"--out {out}: {target} is in the way ({'not ' if sub == 'crops' else ''}a folder)")
-    parent = out
-    while not parent.exists():
-        if parent.parent == parent:
-            break
-        parent = parent.parent
-    if parent.exists() and not parent.is_dir():
-        raise VideoINRError(f"--out {out}: {parent} is a file, not a folder")
-    probe = parent / f".videoinr-eval-probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise VideoINRError(f"--out {out}: cannot write in {parent} ({e.strerror or type(e).__name__})") from None
+    require_writable_parent(out, f"--out {out}")
     return out
 
 

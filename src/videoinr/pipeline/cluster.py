@@ -237,7 +237,7 @@ def upscale_on_ray(pairs: list[tuple[Path, Path]], job: UpscaleOptions, net) -> 
 
 
 def _run_tasks(ray, opened: list[OpenOutput], quiet: UpscaleOptions, net, job: UpscaleOptions) -> None:
-    counter = _Counter.remote()
+    counter = ray.remote(num_cpus=0)(_FrameCounter).remote()
     from videoinr.models.videoinr import VideoINR
 
     if isinstance(net, VideoINR):  # its config and tensors: rebuilt on the worker, nothing compiled travels
@@ -254,8 +254,9 @@ def _run_tasks(ray, opened: list[OpenOutput], quiet: UpscaleOptions, net, job: U
                           lo, hi)
             refs[task.remote(piece, weights, counter)] = idx
         total += o.plan.renders
-    done_before = sum(sum(1 for i in range(o.plan.n) if o.plan.rendered(i) and o.sink().is_done(i))
-                      for o in opened)
+    sinks = [o.sink() for o in opened]  # the driver's view of each work folder (and, at the end, the join)
+    done_before = sum(sum(1 for i in range(o.plan.n) if o.plan.rendered(i) and sink.is_done(i))
+                      for o, sink in zip(opened, sinks))
     bar = tqdm(total=total, initial=done_before, desc=f"ray: {len(opened)} output{'s' * (len(opened) > 1)}",
                unit="frame", disable=None if job.progress else True, dynamic_ncols=True)
     failed: dict[int, str] = {}
@@ -291,11 +292,10 @@ def _run_tasks(ray, opened: list[OpenOutput], quiet: UpscaleOptions, net, job: U
     if job.progress:
         print(f"note: {len(refs)} Ray task{'s' * (len(refs) > 1)} on {len(nodes)} node{'s' * (len(nodes) > 1)}",
               file=sys.stderr)
-    for idx, o in enumerate(opened):
+    for idx, (o, sink) in enumerate(zip(opened, sinks)):
         if idx in failed:
             o.fail(VideoINRError(failed[idx]))
             continue
-        sink = o.sink()
         o.finished.verify()  # merge the tasks' records; every unit must now be there
         missing = [i for i in range(o.plan.n) if not sink.is_done(i)]
         if missing:
@@ -305,34 +305,14 @@ def _run_tasks(ray, opened: list[OpenOutput], quiet: UpscaleOptions, net, job: U
         raise VideoINRErrors(list(failed.values()))
 
 
-def _counter_class():
-    ray = _ray()
+class _FrameCounter:
+    """Frames rendered by all tasks: a Ray actor (num_cpus=0) the driver polls for the progress bar."""
 
-    @ray.remote(num_cpus=0)
-    class Counter:
-        """Frames rendered by all tasks (the driver polls it for the progress bar)."""
+    def __init__(self) -> None:
+        self.n = 0
 
-        def __init__(self) -> None:
-            self.n = 0
+    def add(self, k: int) -> None:
+        self.n += k
 
-        def add(self, k: int) -> None:
-            self.n += k
-
-        def value(self) -> int:
-            return self.n
-
-    return Counter
-
-
-class _LazyCounter:
-    """`_Counter.remote()` defined on first use (Ray is imported only under --ray)."""
-
-    cls = None
-
-    def remote(self):
-        if _LazyCounter.cls is None:
-            _LazyCounter.cls = _counter_class()
-        return _LazyCounter.cls.remote()
-
-
-_Counter = _LazyCounter()
+    def value(self) -> int:
+        return self.n
