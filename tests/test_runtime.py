@@ -14,9 +14,10 @@ MODELS = Path(rt.__file__).parent / "models"
 
 
 @pytest.fixture
-def clean_env(monkeypatch):
-    for name in ("VIDEOINR_COMPILE", "VIDEOINR_ENCODE_BF16", "VIDEOINR_RENDER_BF16"):
+def clean_env(monkeypatch, tmp_path):
+    for name in ("VIDEOINR_COMPILE", "VIDEOINR_ENCODE_BF16", "VIDEOINR_RENDER_BF16", "TORCHINDUCTOR_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no compile recorded: a cold compile
     return monkeypatch
 
 
@@ -103,7 +104,7 @@ def test_models_read_no_environment_files_or_clocks():
 
 def test_compile_decision_is_a_cost_model_of_the_job_size(clean_env):
     """Compile exactly when the job's saving (eager - compiled per output pixel) pays back a cold compile;
-    the same size always decides the same (no clock, no cache state)."""
+    the same size always decides the same (no clock)."""
     saving = rt.EAGER_S_PER_PX - rt.COMPILED_S_PER_PX
     pays = rt.COMPILE_COLD_S / saving
     assert abs(rt.COMPILE_MIN_PIXELS - pays) < 1
@@ -112,6 +113,33 @@ def test_compile_decision_is_a_cost_model_of_the_job_size(clean_env):
     assert 10 < frames_1080p < 40  # a 25-frame 1080p job (issue 25) sits near break-even
     assert [rt.inference_policy(CPU, pays * 1.01).compile_render for _ in range(3)] == [True] * 3
     assert not rt.inference_policy(torch.device("meta"), 1e12).compile_render  # never off the CPU
+
+
+def test_compile_decision_uses_the_fastest_compile_measured_here(clean_env):
+    """A recorded compile time (this torch, Python, CPU) replaces the cold one in the decision; the fastest
+    is kept; a record of another machine, a damaged file or a nonsense value fall back to a cold compile."""
+    import json
+    import os
+
+    saving = rt.EAGER_S_PER_PX - rt.COMPILED_S_PER_PX
+    job = 12.0 / saving  # pays back a 12 s compile, not a cold one
+    assert rt.compile_seconds() == rt.COMPILE_COLD_S and not rt.compile_pays_back(job)
+    rt.record_compile_seconds(25.0)
+    rt.record_compile_seconds(9.5)
+    rt.record_compile_seconds(30.0)  # slower than recorded: kept at 9.5
+    assert rt.compile_seconds() == 9.5
+    assert rt.compile_pays_back(job) and rt.inference_policy(CPU, job).compile_render
+    assert not rt.compile_pays_back(job, compile_s=rt.COMPILE_COLD_S)
+    path = os.path.join(rt.compile_cache_dir(), rt.COMPILE_RECORD)
+    with open(path) as f:
+        assert json.load(f) == {rt._compile_key(): 9.5}
+    for text in ("{not json", json.dumps({"torch 0.0, python 2.7, another CPU": 1.0}),
+                 json.dumps({rt._compile_key(): -3}), json.dumps([1, 2])):
+        with open(path, "w") as f:
+            f.write(text)
+        assert rt.compile_seconds() == rt.COMPILE_COLD_S
+    rt.record_compile_seconds(float("nan"))  # not a measurement: nothing recorded
+    assert rt.compile_seconds() == rt.COMPILE_COLD_S
 
 
 def test_compile_cache_dir_under_the_users_cache_folder(clean_env, tmp_path):

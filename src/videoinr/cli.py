@@ -129,6 +129,9 @@ def _main(argv: Sequence[str] | None) -> int:
                     importlib.import_module(heavy)
                 except ImportError:
                     pass  # the subcommand reports what it misses itself
+            from videoinr.runtime import tune_allocator
+
+            tune_allocator()  # the process's malloc policy, before the subcommand allocates
         return module.main(argv_rest)
 
     return run_with_errors(dispatch, rest)

@@ -19,24 +19,79 @@ import torch
 from videoinr.errors import VideoINRError
 
 __all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "compile_pays_back",
-           "compile_cache_dir", "COMPILE_MIN_PIXELS"]
+           "compile_cache_dir", "compile_seconds", "record_compile_seconds", "COMPILE_MIN_PIXELS", "tune_allocator"]
 
 # The compile decision's cost model (lite, 2-core CPU, quiet; docs/MEASUREMENTS.md): the renderer costs
-# EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and a cold compile (empty
-# inductor cache) COMPILE_COLD_S. A job compiles when the saving over its pixels pays back a COLD compile:
-# the decision depends on the job's size only, never on the state of the cache or on elapsed time, so a
-# job interrupted and resumed decides the same (the work folder's settings hold the policy). With the cache
-# warm (compile_cache_dir) a compile costs ~6 s and the job gains more.
+# EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and compiling it costs
+# `compile_seconds()`: the fastest compile measured on this machine with this torch (recorded beside the
+# compiled artefacts in compile_cache_dir(), which make later compiles warm: ~6-10 s instead of ~20-40 s),
+# else COMPILE_COLD_S. A job compiles when its saving over its pixels pays that back. The decision is made
+# once per job, before the first frame (never from elapsed time inside the job), and a resumed job keeps it
+# (the work folder's settings hold the policy).
 EAGER_S_PER_PX = 1.06e-6
 COMPILED_S_PER_PX = 0.22e-6
 COMPILE_COLD_S = 40.0
-# the resulting threshold in output pixels (summed over frames): ~48 M, about 23 frames of 1080p
+# the threshold in output pixels (summed over frames) for a cold compile: ~48 M, about 23 frames of 1080p
 COMPILE_MIN_PIXELS = COMPILE_COLD_S / (EAGER_S_PER_PX - COMPILED_S_PER_PX)
+COMPILE_RECORD = "videoinr-compile-seconds.json"  # in compile_cache_dir(): {machine key: seconds}
 
 
-def compile_pays_back(output_pixels: float) -> bool:
-    """Whether compiling the renderer for a job of `output_pixels` pays back a cold compile within the job."""
-    return output_pixels >= COMPILE_MIN_PIXELS
+def _compile_key() -> str:
+    """What a recorded compile time is valid for: this torch, Python and CPU."""
+    import platform
+
+    return f"torch {torch.__version__}, python {platform.python_version()}, {cpu_info()['model_name']}"
+
+
+def compile_seconds() -> float:
+    """The seconds a job expects compiling the renderer to cost here: the fastest compile recorded in
+    compile_cache_dir() for this torch, Python and CPU (`record_compile_seconds`), else COMPILE_COLD_S.
+    Clearing the cache folder clears the record with the artefacts it describes."""
+    import json
+
+    try:
+        with open(os.path.join(compile_cache_dir(), COMPILE_RECORD)) as f:
+            value = float(json.load(f)[_compile_key()])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return COMPILE_COLD_S
+    return value if 0 < value <= COMPILE_COLD_S else COMPILE_COLD_S
+
+
+def record_compile_seconds(seconds: float) -> None:
+    """Note the measured cost of a compile (first compiled render of a process minus its render time) in
+    compile_cache_dir(), keeping the fastest; best effort (an unwritable cache folder records nothing)."""
+    import json
+
+    from videoinr.fileio import atomic_write_bytes
+
+    if not 0 < seconds < float("inf"):
+        return
+    path = os.path.join(compile_cache_dir(), COMPILE_RECORD)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+        if not isinstance(record, dict):
+            record = {}
+    except (OSError, ValueError):
+        record = {}
+    key = _compile_key()
+    old = record.get(key)
+    if isinstance(old, (int, float)) and 0 < old <= seconds:
+        return
+    record[key] = round(float(seconds), 2)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_bytes(path, json.dumps(record, indent=1, sort_keys=True).encode())
+    except OSError:
+        pass
+
+
+def compile_pays_back(output_pixels: float, compile_s: float | None = None) -> bool:
+    """Whether compiling the renderer for a job of `output_pixels` pays back its compile (`compile_s`,
+    default `compile_seconds()`) within the job."""
+    if compile_s is None:
+        compile_s = compile_seconds()
+    return output_pixels * (EAGER_S_PER_PX - COMPILED_S_PER_PX) >= compile_s
 
 
 def compile_cache_dir() -> str:
@@ -56,6 +111,39 @@ def use_compile_cache() -> str:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
     return path
+
+
+# glibc malloc settings of the commands' processes (`tune_allocator`): mallopt parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 * 2**20  # glibc's largest: blocks up to 32 MiB (every render chunk) come from the heap
+TRIM_THRESHOLD = 2**31 - 1  # (a C int) freed heap memory is kept for the next chunk instead of returned at once
+_GLIBC_MALLOC_ENV = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+
+
+@functools.lru_cache(maxsize=None)
+def tune_allocator() -> bool:
+    """Keep freed memory in the process for the next allocation (glibc malloc, Linux), once per process.
+
+    By default glibc hands blocks of a few MB (the renderer's per-chunk activations) to mmap and returns them
+    to the kernel on free, so every chunk faults its pages in again: on the 2-core CPU a 1080p x8 eager render
+    spent 9.5 s of system time beside 16 s of user time on its first call, 4.9 s with these settings, and its
+    later calls 2.2 s -> 0.1 s (docs/MEASUREMENTS.md). Peak memory is unchanged (the same blocks are live at
+    the peak); memory freed after the peak stays with the process until it exits. A command-level policy
+    (the CLI calls it), not the library's: skipped where glibc's own malloc environment variables are set,
+    and a no-op (False) off glibc."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    if any(os.environ.get(name) for name in _GLIBC_MALLOC_ENV):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+        return bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok)
+    except (OSError, AttributeError):
+        return False
 
 
 @functools.lru_cache(maxsize=None)
@@ -159,7 +247,7 @@ def inference_policy(device: torch.device, output_pixels: float, *, compile: boo
     """The policy of an inference job rendering `output_pixels` pixels in all (frames x height x width).
 
     Each switch: the explicit argument, else its environment variable, else the default: compile on a CPU
-    for jobs whose size pays back a cold compile (`compile_pays_back`); encoder in bf16 where bf16 is native (same PSNR, faster); GEMMs
+    for jobs whose size pays back the compile (`compile_pays_back`: the measured cost on this machine, else a cold one); encoder in bf16 where bf16 is native (same PSNR, faster); GEMMs
     in bf16 only in the compiled CPU renderer on native-bf16 CPUs. Why: docs/MEASUREMENTS.md."""
     if compile is None:
         compile = _env_switch("VIDEOINR_COMPILE")

@@ -60,3 +60,35 @@ def test_batch_reports_every_bad_input_before_rendering(tmp_path, frames, weight
     rc, err = run_cli([src, "-o", out, "--time-scale", "2", "--model", weights], capsys)
     assert rc == 2 and "b.mp4" in one_error_line(err)
     assert not rendered and sorted(os.listdir(tmp_path)) == ["in"]
+
+
+def test_a_jobs_first_compile_is_recorded_for_the_next_decision(tmp_path, frames, weights, monkeypatch):
+    """A job that compiles its renderer, the process's first compile, records what the compile cost
+    (first render call minus its render time) where the next job's compile decision reads it. The compile
+    is simulated (a 0.5 s stall on each function's first call): a real cold compile takes ~20-40 s."""
+    import time
+
+    from videoinr import runtime, upscale
+    from videoinr.models import compile as vcompile
+    from videoinr.models import render as vrender
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    monkeypatch.setenv("VIDEOINR_COMPILE", "1")
+    seen = set()
+
+    def fake_compiled(fn):
+        def run(*a):
+            if fn not in seen:
+                seen.add(fn)
+                time.sleep(0.5)
+            return fn(*a)
+        return run
+
+    monkeypatch.setattr(vrender, "_compiled", fake_compiled)
+    monkeypatch.setattr(vcompile, "compiled_in_process", lambda: bool(seen))
+    assert runtime.compile_seconds() == runtime.COMPILE_COLD_S
+    upscale(encode(tmp_path / "in.mp4", frames[:3]), tmp_path / "o.mp4", scale=2, time_scale=2, model=weights,
+            progress=False)
+    # 1 s of stalls, less the excess of a one-frame timing call over its share of the first (two-frame) call
+    assert 0.4 < runtime.compile_seconds() < 5.0

@@ -45,6 +45,12 @@ def _compiled(fn):
     return run
 
 
+def compiled_in_process() -> bool:
+    """Whether this process has compiled a renderer function already (a later compile is then only of new
+    functions: not a measure of a fresh process's compile cost)."""
+    return bool(_COMPILED["fns"])
+
+
 def _size_oblivious():
     """Compile without specialising sizes of 1 (a render with one time or one pixel), where supported."""
     try:  # private module: torch has no public switch for backed_size_oblivious (checked on torch 2.13)

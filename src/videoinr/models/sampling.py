@@ -66,6 +66,13 @@ def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor, zeros: bool = False) -
     pixels; border (or zeros) padding at the frame's edges (the map covers every frame pixel the points
     read, so outside the map is outside the frame)."""
     b, bh, bw, c = maps.shape
+    if not torch.compiler.is_compiling():  # eagerly one grid_sample (6x faster than the gathers' ~14 ops)
+        ix = _unnormalize(x[..., 0], origin[2]) - origin[0]
+        iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
+        grid = torch.stack([(2 * ix + 1) / bw - 1, (2 * iy + 1) / bh - 1], -1).unsqueeze(1)
+        out = F.grid_sample(maps.permute(0, 3, 1, 2), grid, mode="bilinear",
+                            padding_mode="zeros" if zeros else "border", align_corners=False)
+        return out[:, :, 0].transpose(1, 2)
     rows = maps.reshape(b * bh * bw, c)
     if zeros:
         ix = _unnormalize(x[..., 0], origin[2]) - origin[0]

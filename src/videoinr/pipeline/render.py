@@ -99,8 +99,10 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 t_enc = time.perf_counter() - t0
                 first = None
                 if not checked_estimate:
+                    fresh = _compiles_fresh(state)
                     first = _first_call(state, plan, todo, budget)
-                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
+                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1],
+                                            record_compile=fresh)
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
@@ -114,6 +116,14 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     # finish reading the input so truncation or a change since the scan is still reported
     for _ in frames.it:
         pass
+
+
+def _compiles_fresh(state) -> bool:
+    """Whether rendering `state` compiles the renderer for the first time in this process."""
+    from videoinr.models.compile import compiled_in_process
+    from videoinr.models.render import State, _use_compiled
+
+    return isinstance(state, State) and _use_compiled(state) and not compiled_in_process()
 
 
 def _sync(device: torch.device) -> None:
