@@ -115,6 +115,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: unknown subcommand {name!r} (choose from {', '.join(SUBCOMMANDS)})", file=sys.stderr)
         return 2
     module_name = SUBCOMMANDS[name][0]
+    from videoinr.allocator import tune_allocator
+
+    tune_allocator()  # the process's allocation policy, before torch is imported
 
     def dispatch(argv_rest: list[str]) -> int | None:
         with _DeferredInterrupt():
@@ -129,9 +132,6 @@ def _main(argv: Sequence[str] | None) -> int:
                     importlib.import_module(heavy)
                 except ImportError:
                     pass  # the subcommand reports what it misses itself
-            from videoinr.runtime import tune_allocator
-
-            tune_allocator()  # the process's malloc policy, before the subcommand allocates
         return module.main(argv_rest)
 
     return run_with_errors(dispatch, rest)

@@ -19,7 +19,7 @@ import torch
 from videoinr.errors import VideoINRError
 
 __all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device", "compile_pays_back",
-           "compile_cache_dir", "compile_seconds", "record_compile_seconds", "COMPILE_MIN_PIXELS", "tune_allocator"]
+           "compile_cache_dir", "compile_seconds", "record_compile_seconds", "COMPILE_MIN_PIXELS"]
 
 # The compile decision's cost model (lite, 2-core CPU, quiet; docs/MEASUREMENTS.md): the renderer costs
 # EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and compiling it costs
@@ -111,39 +111,6 @@ def use_compile_cache() -> str:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
     return path
-
-
-# glibc malloc settings of the commands' processes (`tune_allocator`): mallopt parameter numbers (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 * 2**20  # glibc's largest: blocks up to 32 MiB (every render chunk) come from the heap
-TRIM_THRESHOLD = 2**31 - 1  # (a C int) freed heap memory is kept for the next chunk instead of returned at once
-_GLIBC_MALLOC_ENV = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
-
-
-@functools.lru_cache(maxsize=None)
-def tune_allocator() -> bool:
-    """Keep freed memory in the process for the next allocation (glibc malloc, Linux), once per process.
-
-    By default glibc hands blocks of a few MB (the renderer's per-chunk activations) to mmap and returns them
-    to the kernel on free, so every chunk faults its pages in again: on the 2-core CPU a 1080p x8 eager render
-    spent 9.5 s of system time beside 16 s of user time on its first call, 4.9 s with these settings, and its
-    later calls 2.2 s -> 0.1 s (docs/MEASUREMENTS.md). Peak memory is unchanged (the same blocks are live at
-    the peak); memory freed after the peak stays with the process until it exits. A command-level policy
-    (the CLI calls it), not the library's: skipped where glibc's own malloc environment variables are set,
-    and a no-op (False) off glibc."""
-    import ctypes
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    if any(os.environ.get(name) for name in _GLIBC_MALLOC_ENV):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-        return bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok)
-    except (OSError, AttributeError):
-        return False
 
 
 @functools.lru_cache(maxsize=None)

@@ -164,7 +164,15 @@ def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: Upscal
             f"of {fmt_secs(job.max_time)} (lower --scale/--size/--time-scale or raise --max-time)"
         )
     if job.progress:
+        tqdm.write(f"{label}: estimate ~{fmt_secs(secs)}, peak memory ~{fmt_bytes(budget.peak_bytes)}",
+                   file=sys.stderr)
+
+
+def announce(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions) -> None:
+    """The job's first line (before the first pair is timed for the estimate): frames in and out, size."""
+    if job.progress:
+        rh, rw = plan.frame_hw
         dedup = (f" ({plan.dropped} repeated input frames skipped, {plan.renders} frames rendered)"
                  if plan.reuse else "")
-        tqdm.write(f"{label}: {src.n} -> {plan.n} frames of {rw}x{rh}{dedup}; estimate ~{fmt_secs(secs)}, "
-                   f"peak memory ~{fmt_bytes(budget.peak_bytes)}", file=sys.stderr)
+        tqdm.write(f"{src.path}: {src.n} -> {plan.n} frames of {rw}x{rh}{dedup}; timing the first pair for "
+                   "the estimate", file=sys.stderr)

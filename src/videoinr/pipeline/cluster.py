@@ -160,9 +160,9 @@ def render_piece(piece: Piece, weights, counter=None) -> str:
     from videoinr.pipeline.sinks import SEGMENT_NAME, FolderSink, VideoSink
     from videoinr.pipeline.workdir import FRAME_NAME, FinishedFiles
 
-    from videoinr.runtime import tune_allocator
+    from videoinr.allocator import tune_allocator
 
-    tune_allocator()  # a worker process renders like a command's (runtime.tune_allocator)
+    tune_allocator()  # a worker renders like a command (videoinr.allocator)
     cpus = int(ray.get_runtime_context().get_assigned_resources().get("CPU", 0))
     if cpus > 0:
         torch.set_num_threads(cpus)

@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from videoinr.data.convert import to_float, to_uint8
-from videoinr.pipeline.budget import Budget, check_estimate, estimate_seconds
+from videoinr.pipeline.budget import Budget, announce, check_estimate, estimate_seconds
 from videoinr.pipeline.job import UpscaleOptions
 from videoinr.pipeline.plan import OutputPlan, pair_groups
 from videoinr.pipeline.scan import DecodedFrameBuffer, ScannedInput
@@ -66,6 +66,8 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     timed for the estimate, checked against --max-time before anything is written. Output encoding (the
     sink's writes, in order, on one worker thread) overlaps the next render; the next pair's frames are
     decoded and its DIS prior computed on that thread's sibling while the current pair renders."""
+    if not all(sink.is_done(i) for i in range(plan.n)):
+        announce(src, plan, job)
     frames = DecodedFrameBuffer(src.frames())
     progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
     writer = _Writer(sink, to_uint16 if src.bits > 8 else to_uint8)
