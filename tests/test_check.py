@@ -2,6 +2,7 @@
 files, a model that loses, and the one-line errors that leave no report behind. Inputs: the bundled clip
 (192x108, 60 frames) and small clips made from it; the shipped `lite` model and a random-init one."""
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -55,7 +56,9 @@ def test_verdict_sign_matches_numbers(lite_report):
     delta = m["psnr"] - f["psnr"]
     v = res["verdict"]
     assert v["delta_db"] == pytest.approx(delta) and v["frames"] == "interpolated"
-    assert v["helps"] == (delta >= 0.1)
+    d_in = res["methods"]["lite"]["input_time"]["psnr"] - res["methods"]["flow-bicubic"]["input_time"]["psnr"]
+    assert v["input_time_delta_db"] == pytest.approx(d_in)
+    assert v["helps"] == (delta >= 0.1 and d_in >= -0.1)
     if v["helps"]:
         assert f"+{delta:.2f} dB over optical flow + bicubic on interpolated frames at x4/x2" in v["text"]
     else:
@@ -198,3 +201,126 @@ def test_ctrl_c_is_one_line_and_leaves_nothing(tmp_path, capsys, weights, monkey
     rc, _, err = run_check([EXAMPLE, "-o", tmp_path / "report", "--model", weights, "--seconds", "0.5"], capsys)
     assert rc == 130 and err.strip() == "interrupted"
     assert leftovers(tmp_path, "report") == []
+
+
+def _results(model_db: float, ref_db: float, interpolated: int = 10, scale: float = 4.0, time_scale: int = 2,
+             input_time: tuple[float, float] = (40.0, 40.0)) -> dict:
+    """The part of a check's results that the verdict reads: the model's and flow + bicubic's pooled PSNR on
+    interpolated frames (on input-time frames when `interpolated` is 0) and on input-time frames."""
+    def entry(db, db_in):
+        m = {"interpolated": {"psnr": db if interpolated else float("nan"), "frames": interpolated},
+             "input_time": {"psnr": db_in, "frames": 5}}
+        return m
+
+    if not interpolated:
+        input_time = (model_db, ref_db)
+    return {"model": "lite", "reference": "flow-bicubic", "space_scale": scale, "time_scale": time_scale,
+            "methods": {"lite": entry(model_db, input_time[0]), "flow-bicubic": entry(ref_db, input_time[1])},
+            "estimate": {"seconds": 95.0}}
+
+
+@pytest.mark.parametrize("delta", [0.5, 0.125, 0.0625, 0.0, -0.0625, -0.125, -0.49])
+def test_verdict_thresholds_on_numbers(delta):
+    """docs/CHECK.md's thresholds: >= +0.1 dB helps; within 0.1 dB no measurable gain; below -0.1 dB the
+    classical method is better. Every verdict that does not help says 'does NOT help'."""
+    from videoinr.check.report import GAIN_DB, verdict
+
+    v = verdict(_results(30.0 + delta, 30.0))
+    assert v["delta_db"] == pytest.approx(delta) and v["frames"] == "interpolated"
+    assert v["helps"] == (delta >= GAIN_DB)
+    assert ("does NOT help" in v["text"]) == (not v["helps"])
+    assert "at x4/x2" in v["text"] and "estimated time to upscale the whole file: 95 s" in v["text"]
+    if delta >= GAIN_DB:
+        assert f"the model is +{delta:.2f} dB over optical flow + bicubic on interpolated frames" in v["text"]
+    elif delta > -GAIN_DB:
+        assert f"{delta:+.2f} dB against optical flow + bicubic" in v["text"] and "no measurable gain" in v["text"]
+    else:
+        assert f"it is {-delta:.2f} dB below optical flow + bicubic" in v["text"]
+        assert "the classical method is better here" in v["text"]
+
+
+def test_verdict_time_x1_and_unscored():
+    """Time x1 leaves no interpolated frame: the verdict compares input-time frames with bicubic; nothing
+    scored (NaN) never reads as a gain."""
+    from videoinr.check.report import verdict
+
+    v = verdict(_results(31.0, 30.0, interpolated=0, time_scale=1))
+    assert v["frames"] == "input_time" and v["helps"] and v["delta_db"] == pytest.approx(1.0)
+    assert "+1.00 dB over bicubic on input-time frames" in v["text"] and "at x4/x1" in v["text"]
+    v = verdict(_results(29.0, 30.0, interpolated=0, time_scale=1))
+    assert not v["helps"] and "1.00 dB below bicubic on input-time frames" in v["text"]
+    v = verdict(_results(float("nan"), 30.0))
+    assert not v["helps"] and "no frame could be scored" in v["text"]
+    res = _results(31.0, 30.0)
+    res["estimate"] = {"seconds": float("nan"), "refused": "upscale: one 5120x2880 output frame needs about 10.3 GiB"}
+    v = verdict(res)
+    assert v["helps"] and v["text"].endswith("; no whole-file estimate, upscale: one 5120x2880 output frame needs "
+                                             "about 10.3 GiB")
+
+
+@pytest.mark.parametrize("input_time, overall, helps", [
+    ((31.0, float("inf")), -1.1006, False),  # x1: the model alters the inputs, the baselines keep them exact
+    ((49.0, float("inf")), +0.4694, True),  # ... but at 49 dB the interpolated gain still wins over all frames
+    ((33.0, 33.5), +0.2994, True),  # x4: 0.5 dB below bicubic on the inputs, ahead over all frames
+    ((30.0, 32.0), -0.2432, False),  # x4: 2 dB below on the inputs: behind over all frames
+])
+def test_verdict_counts_input_time_losses(input_time, overall, helps):
+    """A model +0.5 dB on 10 interpolated frames that re-renders the 5 input-time frames more than 0.1 dB
+    worse than the baseline helps only if it is still +0.1 dB ahead over all 15 frames (PSNR of the mean
+    MSE; the figures are worked by hand from the frame-weighted MSEs)."""
+    from videoinr.check.report import verdict
+
+    scale = 1.0 if input_time[1] == float("inf") else 4.0
+    v = verdict(_results(30.5, 30.0, scale=scale, input_time=input_time))
+    assert v["overall_delta_db"] == pytest.approx(overall, abs=1e-4) and v["helps"] is helps
+    assert ("does NOT help overall: +0.50 dB over optical flow + bicubic" in v["text"]) is not helps
+    assert f"over all frames {overall:+.2f} dB" in v["text"]
+    if scale == 1.0:
+        assert (f"it alters the input-time frames ({input_time[0]:.2f} dB against the original, which the "
+                "baselines at x1 keep exact)") in v["text"]
+    else:
+        assert f"it is {input_time[1] - input_time[0]:.2f} dB below bicubic on input-time frames" in v["text"]
+    # within 0.1 dB on the input-time frames: not a loss, nothing added; a loss on both stays a loss
+    v = verdict(_results(30.5, 30.0, input_time=(33.0, 33.0625)))
+    assert v["helps"] and "input-time" not in v["text"] and math.isnan(v["overall_delta_db"])
+    v = verdict(_results(29.5, 30.0, scale=scale, input_time=input_time))
+    assert not v["helps"] and "0.50 dB below optical flow + bicubic" in v["text"] and "over all frames" in v["text"]
+
+
+def _estimate_of(weights, **kw) -> dict:
+    from videoinr.check.run import check
+
+    results, _ = check(EXAMPLE, model=str(weights), seconds=0.3, baselines=("flow-bicubic",), progress=False,
+                       startup_seconds=1.5, **kw)
+    return results["estimate"]
+
+
+def test_whole_file_estimate_terms(weights, monkeypatch):
+    """The estimate is upscale's cost model measured at the real size: the bundled clip (60 frames of 192x108)
+    at x4/x2 is 119 output frames of 768x432 (upscale's output_size), 59 encodes of original pairs, the first
+    render call of a pair (t = 0, 0.5) timed whole, H.264 writing, the startup passed in plus the model's
+    load, and the terms add up to the total. Eager where runtime's policy does not compile (forced here: the
+    decision depends on the compile time recorded on this machine), else the compiled cost model."""
+    from videoinr import runtime
+    from videoinr.check import run
+
+    monkeypatch.setenv("VIDEOINR_COMPILE", "0")
+    e = _estimate_of(weights)
+    assert e["output_size"] == [432, 768] and e["output_frames"] == 119 and e["pairs_whole_file"] == 59
+    assert e["compile"] is False and e["compile_seconds"] == 0
+    assert e["render_timed"] == {"frames": 2, "band_rows": None}
+    assert e["startup_seconds"] > 1.5 and e["read_seconds"] > 0 and e["write_seconds_per_frame"] > 0
+    assert e["render_seconds_per_frame"] > 0
+    assert e["seconds"] == pytest.approx(
+        e["startup_seconds"] + e["read_seconds"] + 59 * e["encode_seconds_per_pair"]
+        + 119 * (e["render_seconds_per_frame"] + e["write_seconds_per_frame"]))
+    # where runtime's policy compiles (forced here), the compiled renderer is timed (a first call compiles, a
+    # second is timed) and the compile counted once; a frame over RENDER_TIMING_PIXELS is timed on a band
+    monkeypatch.setenv("VIDEOINR_COMPILE", "1")
+    monkeypatch.setattr(run, "RENDER_TIMING_PIXELS", 100_000)
+    e = _estimate_of(weights)
+    assert e["compile"] is True and e["compile_seconds"] >= 0 and e["render_seconds_per_frame"] > 0
+    assert e["render_timed"] == {"frames": 1, "band_rows": 100_000 // 768}
+    assert e["seconds"] == pytest.approx(
+        e["startup_seconds"] + e["read_seconds"] + 59 * e["encode_seconds_per_pair"] + e["compile_seconds"]
+        + 119 * (e["render_seconds_per_frame"] + e["write_seconds_per_frame"]))
