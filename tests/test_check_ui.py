@@ -1,8 +1,10 @@
 """The web page's "check on my video first" (#24): `videoinr.ui.check_tab.Checker` behind the button, and the
 button on the page that `videoinr ui` serves."""
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "videoinr" / "assets" / "example.mp4"
 
@@ -34,3 +36,68 @@ def test_page_has_the_check_button(tmp_path):
     demo = build_page(gr, App(tmp_path / "app"))
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     assert {"check_btn", "check_verdict", "check_table", "check_gain", "check_loss"} <= ids
+
+
+def test_check_button_in_browser(tmp_path):
+    """The page served by a real `videoinr ui`, in headless Chromium: upload a tiny clip (64x36, 6 frames),
+    click "Check on my video first" with the page's defaults (x2 space, x2 time, the shipped lite), and the
+    verdict appears with its dB figure and wording, as the one line the check computed; the table follows."""
+    import re
+    import sys
+    import time
+
+    from browser_helpers import Server, free_port, make_browser, require_ui_stack, tiny_clip
+
+    require_ui_stack()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    t_start = time.monotonic()
+    clip = tiny_clip(tmp_path / "clip.mp4")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = Server(free_port(), tmpdir)
+    browser = None
+    try:
+        browser = make_browser(tmp_path / "chrome-profile")
+
+        def text_of(css: str) -> str:
+            els = browser.find_elements(By.CSS_SELECTOR, css)
+            return els[0].text.strip() if els else ""
+
+        browser.get(server.url)
+        WebDriverWait(browser, 60, poll_frequency=0.2).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "#input_video input[type=file]"))
+        browser.find_element(By.CSS_SELECTOR, "#input_video input[type=file]").send_keys(str(clip))
+        # the upload is in the page once the estimate for it is shown
+        WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda d: text_of("#estimate .vi-estimate"))
+        browser.find_element(By.CSS_SELECTOR, "#check_btn").click()
+        try:
+            WebDriverWait(browser, 60, poll_frequency=0.2).until(
+                lambda d: text_of("#check_verdict .vi-done") or text_of("#check_verdict .vi-error"))
+        except Exception:
+            pytest.fail(f"no verdict after 60 s: {text_of('#check_verdict')!r}\nserver log:\n{server.log}")
+        verdict = text_of("#check_verdict .vi-done") or text_of("#check_verdict .vi-error")
+        assert verdict.startswith("on this footage the model "), verdict
+        m = re.search(r"([+-]?\d+\.\d\d) dB (over|against|below) (optical flow|bicubic)", verdict)
+        assert m, verdict
+        helps = "does NOT help" not in verdict
+        assert helps == bool(text_of("#check_verdict .vi-done")), verdict  # green when it helps, red when not
+        assert ("the model is +" in verdict) == helps
+        assert "at x2/x2" in verdict and "estimated time to upscale the whole file: " in verdict, verdict
+        assert re.search(r"\(checked 6 frames in \d+ s\)$", verdict), verdict
+        (report,) = (server.root / "checks").iterdir()  # the check's report folder, kept until the next check
+        res = json.loads((report / "results.json").read_text())
+        assert verdict.startswith(res["verdict"]["text"]) and res["verdict"]["helps"] == helps
+        assert m.group(1) in f"{res['verdict']['delta_db']:+.2f}"
+        WebDriverWait(browser, 10).until(lambda d: "VideoINR-lite" in text_of("#check_table"))
+        assert "DIS flow + Bicubic" in text_of("#check_table")
+        assert server.proc.poll() is None, server.log
+    finally:
+        if browser is not None:
+            browser.quit()
+        rc = server.stop()
+    assert rc == 0, server.log
+    assert "Traceback" not in server.log, server.log
+    took = time.monotonic() - t_start
+    print(f"test_check_button_in_browser: {took:.1f} s", file=sys.stderr)
