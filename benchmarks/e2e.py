@@ -43,6 +43,8 @@ ROWS = [
     ("480p -> 1080p x8, mp4", "mp4", None, 2, ["--size", "1920x1080", "--time-scale", "8"]),
     ("360p -> 4K space only, folder", "folder", (360, 640), 2, ["--size", "3840x2160", "--time-scale", "1"]),
     ("1080p -> 1080p x4 time only, folder", "folder", (1080, 1920), 2, ["--scale", "1", "--time-scale", "4"]),
+    ("480p -> 1080p x2, 13 frames, folder (issue 25's job)", "folder", None, 13,
+     ["--size", "1920x1080", "--time-scale", "2"]),
 ]
 QUICK_ROWS = [
     ("240p -> 540p x2, folder", "folder", (240, 426), 3, ["--size", "960x540", "--time-scale", "2"]),
@@ -173,6 +175,14 @@ def child(argv: list[str], report: Path) -> None:
             info["render_all_end"] = time.perf_counter() - t_start
 
     vrun.render_all = render_all
+    decide = vrun.inference_policy
+
+    def inference_policy(*a, **k):
+        policy = decide(*a, **k)
+        info["compiled"] = bool(policy.compile_render)
+        return policy
+
+    vrun.inference_policy = inference_policy
 
     if hasattr(vrun, "scan") and not getattr(vrun.scan, "__wrapped_e2e__", False):
         vrun.scan = timer("decode", vrun.scan)
@@ -183,7 +193,7 @@ def child(argv: list[str], report: Path) -> None:
     import torch
 
     info.update(status=status, wall=wall, stages=totals, rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                policy={k: getattr(vmodel.VideoINR, k, None) for k in ()}, threads=torch.get_num_threads())
+                threads=torch.get_num_threads())
     report.write_text(json.dumps(info))
 
 
@@ -332,7 +342,7 @@ def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | 
     total = r["wall"]
     return {"name": name, **shape, "wall": total, "per_frame": total / shape["frames"], "stages": r["stages"],
             "gflop": gflop_enc + gflop_ren, "gflops": (gflop_enc + gflop_ren) / total, "limit": limit,
-            "rss": r["rss"], "estimate": r.get("estimate"),
+            "rss": r["rss"], "estimate": r.get("estimate"), "compiled": r.get("compiled"),
             "job": r.get("render_all_end", 0) - r.get("render_all_start", 0), "flow_bicubic": fb, "libav": lav, "libav_how": lav_how, "libav_frames": lav_n,
             "load": os.getloadavg()[0]}
 
@@ -348,10 +358,13 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
         f"- GEMM peak (torch.mm 2048^2, best of 10, this run): fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, "
         f"bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s",
         "",
-        "| row | LR -> out | frames (pairs) | wall | s / out frame | decode | prior | encode | render | output "
+        f"- Renderer: compiled where the job's saving pays back the compile cost the commands expect here "
+        f"(`runtime.compile_seconds()` at the start of this run: {meta['compile_s']:.1f} s)",
+        "",
+        "| row | LR -> out | frames (pairs) | renderer | wall | s / out frame | decode | prior | encode | render | output "
         "| joins | estimate | other | GFLOP | GFLOP/s (of fp32 peak) | x GEMM-bound limit | peak RSS "
         "| estimate / measured (command, render_all) | x flow+bicubic | x minterpolate+lanczos | load |",
-        "|" + "---|" * 21,
+        "|" + "---|" * 22,
     ]
     for r in results:
         s = r["stages"]
@@ -360,7 +373,7 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
                else "-")
         lines.append(
             f"| {r['name']} | {r['lr'][1]}x{r['lr'][0]} -> {r['out'][1]}x{r['out'][0]} | {r['frames']} ({r['pairs']}) "
-            f"| {r['wall']:.1f} s | {r['per_frame']:.2f} s | " + " | ".join(share)
+            f"| {'compiled' if r.get('compiled') else 'eager'} | {r['wall']:.1f} s | {r['per_frame']:.2f} s | " + " | ".join(share)
             + f" | {r['gflop']:.0f} | {r['gflops'] / 1e9 * 1e9:.1f} ({100 * r['gflops'] * 1e9 / peaks['fp32']:.0f}%) "
             f"| {r['wall'] / r['limit']:.1f} | {r['rss'] / 2**30:.2f} GiB | {est} "
             f"| {r['wall'] / r['flow_bicubic']:.1f} | {_libav_ratio(r)} | {r['load']:.1f} |")
@@ -427,7 +440,9 @@ def main() -> None:
                    help="run the command from this source tree (before/after comparisons; prints only)")
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    meta = machine() | {"quick": args.quick}
+    from videoinr.runtime import compile_seconds
+
+    meta = machine() | {"quick": args.quick, "compile_s": compile_seconds()}
     peaks = gemm_peaks()
     fpp = flops_per_pixel()
     rows = QUICK_ROWS if args.quick else ROWS

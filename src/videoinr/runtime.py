@@ -94,11 +94,25 @@ def compile_pays_back(output_pixels: float, compile_s: float | None = None) -> b
     return output_pixels * (EAGER_S_PER_PX - COMPILED_S_PER_PX) >= compile_s
 
 
+def _torch_default_cache_dir() -> str:
+    """The folder inductor falls back to (and writes into $TORCHINDUCTOR_CACHE_DIR once torch._dynamo is
+    imported): a temporary one, /tmp/torchinductor_USER."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir  # private: fallback below
+        return os.path.abspath(default_cache_dir())
+    except (ImportError, AttributeError, OSError, KeyError):
+        import tempfile
+
+        return os.path.abspath(os.path.join(tempfile.gettempdir(), f"torchinductor_{os.environ.get('USER', '')}"))
+
+
 def compile_cache_dir() -> str:
-    """Where compiled renderers are cached across runs: $TORCHINDUCTOR_CACHE_DIR if set, else
-    $XDG_CACHE_HOME/videoinr/inductor (default ~/.cache/videoinr/inductor)."""
-    if os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        return os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    """Where compiled renderers are cached across runs: $TORCHINDUCTOR_CACHE_DIR if the user set it, else
+    $XDG_CACHE_HOME/videoinr/inductor (default ~/.cache/videoinr/inductor). Inductor's own temporary default,
+    which importing torch._dynamo writes into that variable, does not count as set."""
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if chosen and os.path.abspath(chosen) != _torch_default_cache_dir():
+        return chosen
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "videoinr", "inductor")
 
