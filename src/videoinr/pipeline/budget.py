@@ -122,7 +122,7 @@ def _sync(x: torch.Tensor) -> None:
 
 
 def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget,
-                     first_call: float | None = None, record_compile: bool = False) -> float:
+                     first_call: float | None = None) -> float:
     """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus the render
     time per frame of the run's own first render call (`todo`: output frames of the first pair; at most
     budget.t_per_call of them, whole frames as the run renders them). `first_call`: that call's seconds,
@@ -131,8 +131,7 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
     Whole frames, not a band of rows: a band's HR maps cover the box its warped points reach, rows beyond
     the band, which made the band's cost per pixel up to 1.8x a frame's (issue 25). A compiled renderer's
     first call also compiles: its cost per frame is then timed on a second, one-frame call, and the first
-    call (the compile) is counted once; record_compile (the first call was the process's first compile)
-    records that cost for the next jobs' compile decision (`runtime.record_compile_seconds`)."""
+    call (the compile) is counted once."""
     from videoinr.models.render import _use_compiled  # the renderer's own rule
 
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
@@ -146,10 +145,6 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
         t0 = time.perf_counter()
         _sync(state.render(size=plan.out_hw, t=t[:1], region=plan.region))
         per_frame, first = time.perf_counter() - t0, first_call - (time.perf_counter() - t0) * len(t)
-        if record_compile:
-            from videoinr.runtime import record_compile_seconds
-
-            record_compile_seconds(first)
     n_pairs = len({ref[0] for ref in plan.refs})
     return n_pairs * t_enc + max(0.0, first) + plan.renders * per_frame  # --dedup: copies cost no render
 

@@ -75,7 +75,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     from videoinr.models.videoinr import VideoINR  # (other models, e.g. tests' stand-ins, compute their own)
 
     flow_prior = isinstance(net, VideoINR) and net.cfg.flow_prior
-    checked_estimate = False
+    checked_estimate, fresh = False, False
     ahead = None  # the next pair to render, prepared on a worker thread: (pair, (a, b), flows or None)
     pool = ThreadPoolExecutor(1, thread_name_prefix="videoinr-prefetch")
     try:
@@ -103,12 +103,13 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 if not checked_estimate:
                     fresh = _compiles_fresh(state)
                     first = _first_call(state, plan, todo, budget)
-                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1],
-                                            record_compile=fresh)
+                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
                 _render_group(state, plan, todo, writer, budget, progress, first=first)
+                if fresh:  # the process's first compile: its measured cost, for the next jobs' decision
+                    fresh = not _record_compile()
             del state
         writer.close()
     finally:
@@ -126,6 +127,19 @@ def _compiles_fresh(state) -> bool:
     from videoinr.models.render import State, _use_compiled
 
     return isinstance(state, State) and _use_compiled(state) and not compiled_in_process()
+
+
+def _record_compile() -> bool:
+    """Record the compile cost measured in this process (`runtime.record_compile_seconds`); False while
+    not measured yet (no compiled function called twice)."""
+    from videoinr.models.compile import measured_compile_seconds
+    from videoinr.runtime import record_compile_seconds
+
+    seconds = measured_compile_seconds()
+    if seconds is None:
+        return False
+    record_compile_seconds(seconds)
+    return True
 
 
 def _sync(device: torch.device) -> None:
