@@ -59,10 +59,11 @@ class Server:
     """`videoinr ui --port PORT` as a real process; its output is kept for failure messages."""
 
     def __init__(self, port: int, tmpdir: Path) -> None:
-        # a cache folder of its own (outside tmpdir, which must be left empty): the page's jobs decide as on a
+        # an inductor cache folder of its own, outside tmpdir (which must be left empty; torch creates its
+        # default cache folder there when the model is built otherwise): the page's jobs decide as on a
         # machine that never compiled (runtime.compile_seconds), whatever this machine recorded before
-        env = {k: v for k, v in os.environ.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
-        env.update(TMPDIR=str(tmpdir), PYTHONUNBUFFERED="1", XDG_CACHE_HOME=str(tmpdir.parent / "server_cache"))
+        env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1",
+               "TORCHINDUCTOR_CACHE_DIR": str(tmpdir.parent / "server_inductor_cache")}
         self.proc = subprocess.Popen([str(VIDEOINR), "ui", "--port", str(port)], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env)
         self.lines: list[str] = []

@@ -96,14 +96,17 @@ def compile_pays_back(output_pixels: float, compile_s: float | None = None) -> b
 
 def _torch_default_cache_dir() -> str:
     """The folder inductor falls back to (and writes into $TORCHINDUCTOR_CACHE_DIR once torch._dynamo is
-    imported): a temporary one, /tmp/torchinductor_USER."""
-    try:
-        from torch._inductor.runtime.cache_dir_utils import default_cache_dir  # private: fallback below
-        return os.path.abspath(default_cache_dir())
-    except (ImportError, AttributeError, OSError, KeyError):
-        import tempfile
+    imported): TMPDIR/torchinductor_USER, by inductor's own rule (not imported from it: importing
+    torch._inductor creates that folder)."""
+    import getpass
+    import re
+    import tempfile
 
-        return os.path.abspath(os.path.join(tempfile.gettempdir(), f"torchinductor_{os.environ.get('USER', '')}"))
+    try:
+        user = getpass.getuser()
+    except (KeyError, ModuleNotFoundError, OSError):
+        user = f"uid_{os.getuid()}" if hasattr(os, "getuid") else "unknown_user"
+    return os.path.abspath(os.path.join(tempfile.gettempdir(), "torchinductor_" + re.sub(r'[\\/:*?"<>|]', "_", user)))
 
 
 def compile_cache_dir() -> str:

@@ -11,13 +11,12 @@ Any compile failure (e.g. no C++ compiler) warns once and falls back to eager fo
 from __future__ import annotations
 
 import functools
-import time
 import warnings
 from contextlib import nullcontext
 import torch
 from torch import Tensor
 
-_COMPILED: dict = {"fns": {}, "broken": False, "calls": {}}  # calls: fn -> seconds of its first two calls
+_COMPILED: dict = {"fns": {}, "broken": False}
 
 
 @functools.lru_cache(maxsize=None)
@@ -36,13 +35,8 @@ def _compiled(fn):
             if a.dim():
                 torch._dynamo.maybe_mark_dynamic(a, 0)
         try:
-            t0 = time.perf_counter()
             with _size_oblivious():
-                out = _COMPILED["fns"][fn](state, *args)
-            calls = _COMPILED["calls"].setdefault(fn, [])
-            if len(calls) < 2:
-                calls.append(time.perf_counter() - t0)
-            return out
+                return _COMPILED["fns"][fn](state, *args)
         except Exception as e:  # noqa: BLE001 - e.g. no C++ compiler: eager gives the same result
             _COMPILED["broken"] = True
             warnings.warn(f"compiled rendering failed ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
@@ -55,13 +49,6 @@ def compiled_in_process() -> bool:
     """Whether this process has compiled a renderer function already (a later compile is then only of new
     functions: not a measure of a fresh process's compile cost)."""
     return bool(_COMPILED["fns"])
-
-
-def measured_compile_seconds() -> float | None:
-    """What compiling cost this process so far: per compiled function, its first call (compile + one
-    chunk) minus its second (one chunk of the same size class); None before any function's second call."""
-    done = [c for c in _COMPILED["calls"].values() if len(c) == 2]
-    return sum(max(0.0, first - second) for first, second in done) if done else None
 
 
 def _size_oblivious():

@@ -75,7 +75,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     from videoinr.models.videoinr import VideoINR  # (other models, e.g. tests' stand-ins, compute their own)
 
     flow_prior = isinstance(net, VideoINR) and net.cfg.flow_prior
-    checked_estimate, fresh = False, False
+    checked_estimate, meter = False, None
     ahead = None  # the next pair to render, prepared on a worker thread: (pair, (a, b), flows or None)
     pool = ThreadPoolExecutor(1, thread_name_prefix="videoinr-prefetch")
     try:
@@ -103,13 +103,12 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 if not checked_estimate:
                     fresh = _compiles_fresh(state)
                     first = _first_call(state, plan, todo, budget)
+                    meter = _CompileMeter(len(first[0][0]), first[1]) if fresh else None
                     secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
-                _render_group(state, plan, todo, writer, budget, progress, first=first)
-                if fresh:  # the process's first compile: its measured cost, for the next jobs' decision
-                    fresh = not _record_compile()
+                _render_group(state, plan, todo, writer, budget, progress, first=first, meter=meter)
             del state
         writer.close()
     finally:
@@ -129,17 +128,22 @@ def _compiles_fresh(state) -> bool:
     return isinstance(state, State) and _use_compiled(state) and not compiled_in_process()
 
 
-def _record_compile() -> bool:
-    """Record the compile cost measured in this process (`runtime.record_compile_seconds`); False while
-    not measured yet (no compiled function called twice)."""
-    from videoinr.models.compile import measured_compile_seconds
-    from videoinr.runtime import record_compile_seconds
+class _CompileMeter:
+    """The cost of the process's first compile, measured in the job and recorded for the next jobs'
+    compile decision (`runtime.record_compile_seconds`): the first render call (compile + n frames) minus
+    n times the per-frame time of the next call of at least n frames (which amortises pass 1 as well or
+    better: the cost is, if anything, over-counted)."""
 
-    seconds = measured_compile_seconds()
-    if seconds is None:
-        return False
-    record_compile_seconds(seconds)
-    return True
+    def __init__(self, n: int, seconds: float) -> None:
+        self.n, self.seconds, self.done = n, seconds, False
+
+    def add(self, n: int, seconds: float) -> None:
+        if self.done or n < self.n:
+            return
+        from videoinr.runtime import record_compile_seconds
+
+        record_compile_seconds(self.seconds - self.n * seconds / n)
+        self.done = True
 
 
 def _sync(device: torch.device) -> None:
@@ -233,7 +237,7 @@ def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget):
 
 
 def _render_group(state, plan: OutputPlan, todo: list[int], sink: "_Writer", budget: Budget, progress: _Progress,
-                  first=None) -> None:
+                  first=None, meter: _CompileMeter | None = None) -> None:
     """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call, written through
     `sink` in its pixel format (`sink.pixels`); `first`: the first call's (output, seconds), already rendered."""
     last = plan.n - 1
@@ -245,7 +249,11 @@ def _render_group(state, plan: OutputPlan, todo: list[int], sink: "_Writer", bud
         if c == 0 and first is not None:
             rgb = first[0]
         else:
+            t0 = time.perf_counter()
             rgb = state.render(size=plan.out_hw, t=[plan.refs[i][1] for i in chunk], region=plan.region)
+            if meter is not None:
+                _sync(rgb.device)
+                meter.add(len(chunk), time.perf_counter() - t0)
         for i, img in zip(chunk, rgb[0]):
             px = pixels(img)
             for j in copies[i]:
