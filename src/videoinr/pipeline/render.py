@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -108,7 +109,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
-                _render_group(state, plan, todo, writer, budget, progress, first=first, meter=meter)
+                _render_group(state, plan, todo, _Out(writer, budget, progress, meter), first=first)
             del state
         writer.close()
     finally:
@@ -236,10 +237,22 @@ def _first_call(state, plan: OutputPlan, todo: list[int], budget: Budget):
     return rgb, time.perf_counter() - t0
 
 
-def _render_group(state, plan: OutputPlan, todo: list[int], sink: "_Writer", budget: Budget, progress: _Progress,
-                  first=None, meter: _CompileMeter | None = None) -> None:
-    """Output frames `todo` of one pair's `state`, `budget.t_per_call` times per render call, written through
-    `sink` in its pixel format (`sink.pixels`); `first`: the first call's (output, seconds), already rendered."""
+@dataclass
+class _Out:
+    """Where a pair's rendered frames go: the writer, the budget (times per call), the progress, and the
+    compile meter while the process's first compile is being measured."""
+
+    sink: "_Writer"
+    budget: Budget
+    progress: _Progress
+    meter: _CompileMeter | None = None
+
+
+def _render_group(state, plan: OutputPlan, todo: list[int], out: _Out, first=None) -> None:
+    """Output frames `todo` of one pair's `state`, `out.budget.t_per_call` times per render call, written
+    through `out.sink` in its pixel format (`sink.pixels`); `first`: the first call's (output, seconds),
+    already rendered."""
+    sink, budget, progress, meter = out.sink, out.budget, out.progress, out.meter
     last = plan.n - 1
     pixels = sink.pixels
     copies = _heads(plan, todo)
