@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -95,6 +96,34 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+@contextmanager
+def served_page(tmp_path: Path):
+    """(server, browser): a real `videoinr ui` (its TMPDIR tmp_path/"tmp") and headless Chromium; on exit
+    the browser quits and the server stops, which must end with status 0 and no traceback in its log."""
+    require_ui_stack()
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    server = Server(free_port(), tmpdir)
+    browser = None
+    try:
+        browser = make_browser(tmp_path / "chrome-profile")
+        yield server, browser
+    finally:
+        if browser is not None:
+            browser.quit()
+        rc = server.stop()
+    assert rc == 0, server.log
+    assert "Traceback" not in server.log, server.log
+
+
+def page_text(browser, css: str) -> str:
+    """The stripped text of the first element matching `css`, or "" while there is none."""
+    from selenium.webdriver.common.by import By
+
+    els = browser.find_elements(By.CSS_SELECTOR, css)
+    return els[0].text.strip() if els else ""
 
 
 def tiny_clip(path: Path, n: int = 6, size=(64, 36)) -> Path:

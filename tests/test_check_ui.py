@@ -1,5 +1,6 @@
 """The web page's "check on my video first" (#24): `videoinr.ui.check_tab.Checker` behind the button, and the
 button on the page that `videoinr ui` serves."""
+import functools
 import json
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_check_button_in_browser(tmp_path):
     import sys
     import time
 
-    from browser_helpers import Server, free_port, make_browser, require_ui_stack, tiny_clip
+    from browser_helpers import page_text, require_ui_stack, served_page, tiny_clip
 
     require_ui_stack()
     from selenium.webdriver.common.by import By
@@ -54,16 +55,8 @@ def test_check_button_in_browser(tmp_path):
 
     t_start = time.monotonic()
     clip = tiny_clip(tmp_path / "clip.mp4")
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
-    server = Server(free_port(), tmpdir)
-    browser = None
-    try:
-        browser = make_browser(tmp_path / "chrome-profile")
-
-        def text_of(css: str) -> str:
-            els = browser.find_elements(By.CSS_SELECTOR, css)
-            return els[0].text.strip() if els else ""
+    with served_page(tmp_path) as (server, browser):
+        text_of = functools.partial(page_text, browser)
 
         browser.get(server.url)
         WebDriverWait(browser, 60, poll_frequency=0.2).until(
@@ -93,11 +86,5 @@ def test_check_button_in_browser(tmp_path):
         WebDriverWait(browser, 10).until(lambda d: "VideoINR-lite" in text_of("#check_table"))
         assert "DIS flow + Bicubic" in text_of("#check_table")
         assert server.proc.poll() is None, server.log
-    finally:
-        if browser is not None:
-            browser.quit()
-        rc = server.stop()
-    assert rc == 0, server.log
-    assert "Traceback" not in server.log, server.log
     took = time.monotonic() - t_start
     print(f"test_check_button_in_browser: {took:.1f} s", file=sys.stderr)

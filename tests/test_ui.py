@@ -6,6 +6,7 @@ a second job still works; the file route serves nothing else; the app's temp fol
 Needs the `ui` and `test` extras and Debian's chromium + chromium-driver (`bash scripts/setup.sh --test` installs
 them); a missing piece FAILS this test with the install command, it is never skipped.
 """
+import functools
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from av_helpers import write_with_audio
-from browser_helpers import Server, free_port, make_browser, require_ui_stack, tiny_clip
+from browser_helpers import page_text, require_ui_stack, served_page, tiny_clip
 from videoinr import cli
 from videoinr.data.video import iter_video, probe
 from videoinr.pipeline import EXAMPLE_VIDEO
@@ -50,16 +51,10 @@ def test_ui_in_browser(tmp_path, capsys):
     bad.write_bytes(os.urandom(4096))
     expected_error = cli_error_line(bad, capsys)
     tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir()
-    server = Server(free_port(), tmpdir)
-    browser = None
-    try:
-        browser = make_browser(tmp_path / "chrome-profile")
+    with served_page(tmp_path) as (server, browser):
         wait = WebDriverWait(browser, 60, poll_frequency=0.2)
 
-        def text_of(css: str) -> str:
-            els = browser.find_elements(By.CSS_SELECTOR, css)
-            return els[0].text.strip() if els else ""
+        text_of = functools.partial(page_text, browser)
 
         def wait_for(css: str, what: str, timeout: float = 60) -> str:
             try:
@@ -155,12 +150,6 @@ def test_ui_in_browser(tmp_path, capsys):
         assert status_of(str(EXAMPLE_VIDEO)) == 200
         for path in ("/etc/passwd", str(Path(__file__).resolve()), str(clip), str(server.root)):
             assert status_of(path) == 403, path
-    finally:
-        if browser is not None:
-            browser.quit()
-        rc = server.stop()
-    assert rc == 0, server.log
-    assert "Traceback" not in server.log, server.log
     assert not server.root.exists() and list(tmpdir.iterdir()) == [], list(tmpdir.rglob("*"))
     print(f"test_ui_in_browser: {time.monotonic() - t_start:.1f} s", file=sys.stderr)
 

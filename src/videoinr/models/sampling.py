@@ -66,21 +66,17 @@ def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor, zeros: bool = False) -
     pixels; border (or zeros) padding at the frame's edges (the map covers every frame pixel the points
     read, so outside the map is outside the frame)."""
     b, bh, bw, c = maps.shape
+    ix = _unnormalize(x[..., 0], origin[2]) - origin[0]  # pixel coordinates in the map
+    iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
     if not torch.compiler.is_compiling():  # eagerly one grid_sample (6x faster than the gathers' ~14 ops)
-        ix = _unnormalize(x[..., 0], origin[2]) - origin[0]
-        iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
         grid = torch.stack([(2 * ix + 1) / bw - 1, (2 * iy + 1) / bh - 1], -1).unsqueeze(1)
         out = F.grid_sample(maps.permute(0, 3, 1, 2), grid, mode="bilinear",
                             padding_mode="zeros" if zeros else "border", align_corners=False)
         return out[:, :, 0].transpose(1, 2)
     rows = maps.reshape(b * bh * bw, c)
     if zeros:
-        ix = _unnormalize(x[..., 0], origin[2]) - origin[0]
-        iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
         return _bilinear_zeros(rows, ix, iy, b, bh, bw)
-    ix = (_unnormalize(x[..., 0], origin[2]).clamp(min=0) - origin[0]).clamp(0, bw - 1)
-    iy = (_unnormalize(x[..., 1], origin[3]).clamp(min=0) - origin[1]).clamp(0, bh - 1)
-    return _bilinear_at(rows, ix, iy, b, bh, bw)
+    return _bilinear_at(rows, ix.clamp(0, bw - 1), iy.clamp(0, bh - 1), b, bh, bw)  # (origin >= 0)
 
 
 def _bicubic(img: Tensor, x: Tensor) -> Tensor:
