@@ -14,10 +14,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from videoinr.models.dcn import DeformConvPack
+from videoinr.models.fused import LRELU_SLOPE, conv, conv_add
 
 
 def _lrelu(x: Tensor) -> Tensor:
-    return F.leaky_relu(x, 0.1)
+    return F.leaky_relu(x, LRELU_SLOPE)
 
 
 class ResidualBlock(nn.Module):
@@ -33,7 +34,7 @@ class ResidualBlock(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        return conv_add(self.conv2, conv(self.conv1, x, "relu"), x)
 
 
 class Pyramid(nn.Module):
@@ -47,8 +48,8 @@ class Pyramid(nn.Module):
         self.l3_conv2 = nn.Conv2d(nf, nf, 3, 1, 1)
 
     def forward(self, l1: Tensor) -> list[Tensor]:
-        l2 = _lrelu(self.l2_conv2(_lrelu(self.l2_conv1(l1))))
-        l3 = _lrelu(self.l3_conv2(_lrelu(self.l3_conv1(l2))))
+        l2 = conv(self.l2_conv2, conv(self.l2_conv1, l1, "lrelu"), "lrelu")
+        l3 = conv(self.l3_conv2, conv(self.l3_conv1, l2, "lrelu"), "lrelu")
         return [l1, l2, l3]
 
 
@@ -76,19 +77,19 @@ class PCDLevelAlign(nn.Module):
         self.l1_fea_conv = nn.Conv2d(2 * nf, nf, 3, 1, 1)
 
     def forward(self, src: list[Tensor], ref: list[Tensor]) -> Tensor:
-        off3 = _lrelu(self.l3_offset_conv1(torch.cat([src[2], ref[2]], 1)))
-        off3 = _lrelu(self.l3_offset_conv2(off3))
+        off3 = conv(self.l3_offset_conv1, torch.cat([src[2], ref[2]], 1), "lrelu")
+        off3 = conv(self.l3_offset_conv2, off3, "lrelu")
         fea3 = _lrelu(self.l3_dcn(src[2], off3))
 
-        off2 = _lrelu(self.l2_offset_conv1(torch.cat([src[1], ref[1]], 1)))
-        off2 = _lrelu(self.l2_offset_conv2(torch.cat([off2, _up2(off3) * 2], 1)))
-        off2 = _lrelu(self.l2_offset_conv3(off2))
+        off2 = conv(self.l2_offset_conv1, torch.cat([src[1], ref[1]], 1), "lrelu")
+        off2 = conv(self.l2_offset_conv2, torch.cat([off2, _up2(off3) * 2], 1), "lrelu")
+        off2 = conv(self.l2_offset_conv3, off2, "lrelu")
         fea2 = self.l2_dcn(src[1], off2)
-        fea2 = _lrelu(self.l2_fea_conv(torch.cat([fea2, _up2(fea3)], 1)))
+        fea2 = conv(self.l2_fea_conv, torch.cat([fea2, _up2(fea3)], 1), "lrelu")
 
-        off1 = _lrelu(self.l1_offset_conv1(torch.cat([src[0], ref[0]], 1)))
-        off1 = _lrelu(self.l1_offset_conv2(torch.cat([off1, _up2(off2) * 2], 1)))
-        off1 = _lrelu(self.l1_offset_conv3(off1))
+        off1 = conv(self.l1_offset_conv1, torch.cat([src[0], ref[0]], 1), "lrelu")
+        off1 = conv(self.l1_offset_conv2, torch.cat([off1, _up2(off2) * 2], 1), "lrelu")
+        off1 = conv(self.l1_offset_conv3, off1, "lrelu")
         fea1 = self.l1_dcn(src[0], off1)
         return self.l1_fea_conv(torch.cat([fea1, _up2(fea2)], 1))
 
@@ -168,7 +169,7 @@ class ZoomingSlowMoEncoder(nn.Module):
 
     def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         n = frame0.shape[0]
-        l1 = self.feature_extraction(_lrelu(self.conv_first(torch.cat([frame0, frame1], 0))))
+        l1 = self.feature_extraction(conv(self.conv_first, torch.cat([frame0, frame1], 0), "lrelu"))
         levels = self.pyramid(l1)
         mid = self.pcd([lv[:n] for lv in levels], [lv[n:] for lv in levels])
         feats = [l1[:n], mid, l1[n:]]
