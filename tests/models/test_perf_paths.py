@@ -146,3 +146,30 @@ def test_render_bf16_switch_and_the_callers_autocast(lite, pair):
         assert vr._render_bf16(state) is True
         low = state.render((26, 34), [0.0, 0.5])
     assert 0 < (low - ref).abs().max() < 1e-2
+
+
+def test_hr_map_buffers_are_reused_per_thread_and_renders_stay_equal(lite, pair):
+    import threading
+
+    parts = (torch.rand(1, 5, 4), torch.rand(1, 3, 4))
+    with torch.inference_mode():
+        a = vr._joined(parts, "test")
+        assert torch.equal(a, torch.cat(parts, 1))
+        b = vr._joined((parts[1], parts[0]), "test")  # same shape: written into the same buffer
+        assert b.data_ptr() == a.data_ptr() and torch.equal(b, torch.cat((parts[1], parts[0]), 1))
+        c = vr._joined((parts[0], parts[0]), "test")  # another shape: a new buffer
+        assert c.shape == (1, 10, 4) and torch.equal(c[:, 5:], parts[0])
+        other = []
+        th = threading.Thread(target=lambda: other.append(vr._joined((parts[0], parts[0]), "test").data_ptr()))
+        th.start()
+        th.join()
+        assert other[0] != c.data_ptr()  # another thread never writes into this thread's buffer
+    with torch.no_grad():  # outside inference mode: never the inference-mode buffer
+        assert vr._joined((parts[0], parts[0]), "test").data_ptr() != c.data_ptr()
+    grad = torch.rand(1, 2, 4, requires_grad=True)
+    assert vr._joined((grad, grad), "test").requires_grad  # under autograd a plain cat
+    st = lite.encode(*pair)
+    with torch.inference_mode():
+        first = st.render((20, 28), [0.0, 0.4])
+        second = st.render((20, 28), [0.0, 0.4])  # the buffers of the first call reused
+    assert torch.equal(first, second)
