@@ -83,3 +83,17 @@ def test_fused_path_is_the_one_taken_in_inference(monkeypatch):
 def test_rejects_an_unknown_activation():
     with pytest.raises(ValueError, match="act must be one of"):
         fused.conv(_layer(3, 3), torch.rand(1, 3, 4, 4), "gelu")
+
+
+def test_flop_counter_counts_the_fused_calls_as_convolutions():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    layer = _layer(8, 8)
+    x = torch.rand(1, 8, 10, 12)
+
+    def count(grad: bool) -> int:
+        with torch.set_grad_enabled(grad), FlopCounterMode(display=False) as fc:
+            fused.conv_add(layer, fused.conv(layer, x, "relu"), x)
+        return fc.get_total_flops()
+
+    assert count(False) == count(True) == 2 * 2 * 8 * 8 * 9 * 10 * 12  # fused (no grad) == plain (grad)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.flop_counter import conv_flop_count, register_flop_formula
 
 __all__ = ["conv", "conv_add", "LRELU_SLOPE"]
 
@@ -75,3 +76,10 @@ def conv_add(layer: nn.Conv2d, x: Tensor, residual: Tensor) -> Tensor:
     return torch.ops.mkldnn._convolution_pointwise.binary(
         xd, other, w, b, list(layer.padding), list(layer.stride), list(layer.dilation), layer.groups,
         "add", None, None, [], None)
+
+
+# torch.utils.flop_counter counts the fused calls as the convolutions they are (benchmarks count FLOPs so)
+@register_flop_formula(torch.ops.mkldnn._convolution_pointwise)
+def _conv_flops(x_shape, *args, out_shape=None, **kwargs) -> int:
+    w_shape = args[0] if len(args) == 9 else args[1]  # .default: (X, W, ...); .binary: (X, other, W, ...)
+    return conv_flop_count(list(x_shape), list(w_shape), list(out_shape))
