@@ -124,29 +124,43 @@ def _sync(x: torch.Tensor) -> None:
 def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget,
                      first_call: float | None = None) -> float:
     """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus the render
-    time per frame of the run's own first render call (`todo`: output frames of the first pair; at most
-    budget.t_per_call of them, whole frames as the run renders them). `first_call`: that call's seconds,
-    when the caller rendered it (the run keeps its frames); None renders it here.
+    time of the run's own first render call (`todo`: output frames of the first pair; at most
+    budget.t_per_call of them, whole frames as the run renders them) per call like it. `first_call`: that
+    call's seconds, when the caller rendered it (the run keeps its frames); None renders it here.
 
     Whole frames, not a band of rows: a band's HR maps cover the box its warped points reach, rows beyond
     the band, which made the band's cost per pixel up to 1.8x a frame's (issue 25). A compiled renderer's
-    first call also compiles: its cost per frame is then timed on a second, one-frame call, and the first
-    call (the compile) is counted once."""
+    first call also compiles: the cost of a call is then timed on further calls of one and two frames, as a
+    fixed part (pass 1, the HR maps: once per call) plus a part per frame, and the first call's excess (the
+    compile) and these timing calls once. (Timing one frame alone counted pass 1 once per frame: x2 jobs were
+    estimated ~1.3x, x8 ones ~1.8x their render time.)"""
     from videoinr.models.render import _use_compiled  # the renderer's own rule
+    from videoinr.pipeline.plan import pair_groups
 
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
     if first_call is None:
         t0 = time.perf_counter()
         _sync(state.render(size=plan.out_hw, t=t, region=plan.region))
         first_call = time.perf_counter() - t0
-    per_frame = first_call / len(t)
-    first = 0.0
+    per_call, per_frame, first, timing = 0.0, first_call / len(t), 0.0, 0.0
     if getattr(state, "model", None) is not None and _use_compiled(state):
-        t0 = time.perf_counter()
-        _sync(state.render(size=plan.out_hw, t=t[:1], region=plan.region))
-        per_frame, first = time.perf_counter() - t0, first_call - (time.perf_counter() - t0) * len(t)
+        one = per_frame = timing = _timed_render(state, plan, t[:1])
+        if len(t) > 1:  # two frames: the per-frame part is the difference (at least a quarter: timing noise)
+            two = _timed_render(state, plan, t[:2])
+            per_frame, timing = max(two - one, 0.25 * one), one + two
+            per_call = max(one - per_frame, 0.0)
+        first = first_call - (per_call + len(t) * per_frame)
     n_pairs = len({ref[0] for ref in plan.refs})
-    return n_pairs * t_enc + max(0.0, first) + plan.renders * per_frame  # --dedup: copies cost no render
+    calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
+    # --dedup: copies cost no render
+    return n_pairs * t_enc + max(0.0, first) + timing + calls * per_call + plan.renders * per_frame
+
+
+def _timed_render(state, plan: OutputPlan, t: list[float]) -> float:
+    """Seconds of one render call of `state` at times t (its output is dropped)."""
+    t0 = time.perf_counter()
+    _sync(state.render(size=plan.out_hw, t=t, region=plan.region))
+    return time.perf_counter() - t0
 
 
 def check_estimate(secs: float, src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, budget: Budget) -> None:
