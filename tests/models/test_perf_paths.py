@@ -151,25 +151,28 @@ def test_render_bf16_switch_and_the_callers_autocast(lite, pair):
 def test_hr_map_buffers_are_reused_per_thread_and_renders_stay_equal(lite, pair):
     import threading
 
-    parts = (torch.rand(1, 5, 4), torch.rand(1, 3, 4))
-    with torch.inference_mode():
-        a = vr._joined(parts, "test")
-        assert torch.equal(a, torch.cat(parts, 1))
-        b = vr._joined((parts[1], parts[0]), "test")  # same shape: written into the same buffer
-        assert b.data_ptr() == a.data_ptr() and torch.equal(b, torch.cat((parts[1], parts[0]), 1))
-        c = vr._joined((parts[0], parts[0]), "test")  # another shape: a new buffer
-        assert c.shape == (1, 10, 4) and torch.equal(c[:, 5:], parts[0])
-        other = []
-        th = threading.Thread(target=lambda: other.append(vr._joined((parts[0], parts[0]), "test").data_ptr()))
-        th.start()
-        th.join()
-        assert other[0] != c.data_ptr()  # another thread never writes into this thread's buffer
-    with torch.no_grad():  # outside inference mode: never the inference-mode buffer
-        assert vr._joined((parts[0], parts[0]), "test").data_ptr() != c.data_ptr()
-    grad = torch.rand(1, 2, 4, requires_grad=True)
-    assert vr._joined((grad, grad), "test").requires_grad  # under autograd a plain cat
     st = lite.encode(*pair)
     with torch.inference_mode():
+        a = vr._map_buffers(st, 50)
+        b = pair[0].shape[0]
+        assert a[0].shape == (50, b, lite.inr.decoder.first.out_features) and a[0].dtype == torch.float32
+        assert vr._map_buffers(st, 50)[0].data_ptr() == a[0].data_ptr()  # same size: the same buffers
+        assert vr._map_buffers(st, 60)[0].shape[0] == 60  # another size: new ones
+        c = vr._map_buffers(st, 60)
+        other = []
+        th = threading.Thread(target=lambda: other.append(vr._map_buffers(st, 60)[0].data_ptr()))
+        th.start()
+        th.join()
+        assert other[0] != c[0].data_ptr()  # another thread never writes into this thread's buffers
+        rows = vr._map_rows(c, 40, 32)  # the last, short chunk: (B, m, C) views into the buffers
+        assert rows[0].shape == (b, 20, c[0].shape[2]) and rows[0].stride() == vr._map_rows(c, 0, 32)[0].stride()
+        rows[1].fill_(7.0)
+        assert (c[1][40:] == 7).all() and (vr._as_maps(c, 6, 10)[1][0, 4:] == 7).all()
         first = st.render((20, 28), [0.0, 0.4])
         second = st.render((20, 28), [0.0, 0.4])  # the buffers of the first call reused
-    assert torch.equal(first, second)
+    with torch.no_grad():  # outside inference mode: never the inference-mode buffers
+        assert not vr._map_buffers(st, 20 * 28)[0].is_inference()
+        third = st.render((20, 28), [0.0, 0.4])
+        want = lite.reference_render(st, (20, 28), [0.0, 0.4])
+    assert torch.equal(first, second) and torch.equal(first, third)
+    torch.testing.assert_close(first, want, atol=1e-5, rtol=1e-5)

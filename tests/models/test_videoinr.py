@@ -71,7 +71,9 @@ def test_region_equals_crop_when_flows_reach_outside_the_region(pair):
         full = state.render((52, 68), [0.2, 0.7])
         part = state.render((52, 68), [0.2, 0.7], region=(20, 15, 17, 9))
         frame = torch.tensor([68.0, 52.0])
-        reach = vr._pixel_pass(state, vi.make_grid((52, 68), (20, 15, 17, 9)), torch.tensor([0.2, 0.7]), frame)[3]
+        pixels = vi.make_grid((52, 68), (20, 15, 17, 9))
+        maps = vr._map_buffers(state, pixels.shape[0])
+        reach = vr._pixel_pass(state, pixels, torch.tensor([0.2, 0.7]), frame, *vr._map_rows(maps, 0, len(pixels)))[1]
         # the flows' biases: +3 LR pixels (12 output pixels) in x for flow 1, -2.5 (-10) for flow 2
         torch.testing.assert_close(reach.cpu(), torch.tensor([20.0 - 10, 36 + 12, 15 - 8, 23 + 6]), atol=2.0, rtol=0)
         x0, y0, bw, bh = vi._warp_box(torch.stack([reach, reach + 0.5]), (52, 68))  # two chunks

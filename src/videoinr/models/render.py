@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -319,40 +318,53 @@ def _frame_form(st: State, coords: Tensor, tvec: Tensor, grid: tuple[int, int], 
     step = max(1, limit // tvec.shape[0])
     chunks = range(0, coords.shape[0], step)
     frame = torch.tensor([grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
-    q0s, q1s, flows_, reach = zip(*(fn(_pixel_pass)(st, coords[i : i + step], tvec, frame) for i in chunks))
+    maps = _map_buffers(st, coords.shape[0])  # pass 1 writes the HR maps there, chunk by chunk
+    flows_, reach = zip(*(fn(_pixel_pass)(st, coords[i : i + step], tvec, frame, *_map_rows(maps, i, step))
+                          for i in chunks))
     box = _warp_box(torch.stack(reach), grid)
     rx, ry, rw, rh = region
     if box == (rx, ry, rw, rh):
-        q0, q1 = _joined(q0s, "q0").view(b, rh, rw, -1), _joined(q1s, "q1").view(b, rh, rw, -1)
+        q0, q1 = _as_maps(maps, rh, rw)
     else:
+        del maps
         q0, q1 = _hr_maps(st, grid, box, tvec, fn)
-    del q0s, q1s
     origin = torch.tensor([box[0], box[1], grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
     return torch.cat([fn(_decode_pass)(st, coords[i : i + step], tvec, f, q0, q1, origin)
                       for i, f in zip(chunks, flows_)], 2)
 
 
-_BUFFERS = threading.local()  # per thread: {name: Tensor}, the last HR map buffers (`_joined`)
+_BUFFERS = threading.local()  # per thread: {"maps": (q0, q1)}, the last render call's HR map buffers
 
 
-def _joined(parts: Sequence[Tensor], name: str) -> Tensor:
-    """torch.cat(parts, 1), written into this thread's buffer `name` when the last call had the same shape
-    (the two HR maps are 268 MB each at 1080p: a fresh block that size is mapped and page-faulted in on
-    every call; reusing it made a 1080p x2 render call 25% faster, docs/MEASUREMENTS.md). The buffer is
-    only read inside the render call that fills it, never returned, so reuse is safe within a thread.
-    Under autograd a plain torch.cat."""
-    if torch.is_grad_enabled() and any(p.requires_grad for p in parts):
-        return torch.cat(list(parts), 1)
-    shape = list(parts[0].shape)
-    shape[1] = sum(int(p.shape[1]) for p in parts)
-    pool = _BUFFERS.__dict__
-    buf = pool.pop(name, None)
-    if (buf is None or list(buf.shape) != shape or buf.dtype != parts[0].dtype or buf.device != parts[0].device
-            or buf.is_inference() != torch.is_inference_mode_enabled()):  # (inference tensors: written there only)
-        del buf  # free the old one before allocating its replacement
-        buf = parts[0].new_empty(shape)
-    pool[name] = buf
-    return torch.cat(list(parts), 1, out=buf)
+def _map_buffers(st: State, n: int) -> tuple[Tensor, Tensor]:
+    """Two float32 buffers (n, B, C) for pass 1's HR maps of n pixels (C: the decoder's first layer), this
+    thread's from the last render call when it had the same size (at 1080p they are 268 MB each: fresh
+    blocks that size are mapped and page-faulted in on every call; reusing them and writing them in place
+    instead of joining chunks made a 1080p x2 call ~25% faster, docs/MEASUREMENTS.md). They are only read
+    inside the render call that fills them, never returned, so reuse is safe within a thread. Under
+    autograd, fresh ones. Pixel-major, so a chunk's rows (`_rows`) have the same strides whatever its
+    length (the compiled pass 1 is not specialised on them)."""
+    shape = (n, st.frames.shape[0], st.model.inr.decoder.first.out_features)
+    like = st.frames
+    if torch.is_grad_enabled():
+        return like.new_empty(shape, dtype=torch.float32), like.new_empty(shape, dtype=torch.float32)
+    old = _BUFFERS.__dict__.pop("maps", None)
+    if old is None or tuple(old[0].shape) != shape or old[0].device != like.device \
+            or old[0].is_inference() != torch.is_inference_mode_enabled():  # (inference tensors: written there only)
+        del old  # free the old ones before allocating their replacement
+        old = (like.new_empty(shape, dtype=torch.float32), like.new_empty(shape, dtype=torch.float32))
+    _BUFFERS.maps = old
+    return old
+
+
+def _map_rows(maps: tuple[Tensor, Tensor], start: int, step: int) -> tuple[Tensor, Tensor]:
+    """The (B, m, C) views of pixels start .. start + step of both map buffers (pass 1 writes them)."""
+    return tuple(q[start : start + step].transpose(0, 1) for q in maps)
+
+
+def _as_maps(maps: tuple[Tensor, Tensor], h: int, w: int) -> tuple[Tensor, Tensor]:
+    """Both map buffers of h x w pixels as HR maps (B, h, w, C) (views)."""
+    return tuple(q.view(h, w, *q.shape[1:]).permute(2, 0, 1, 3) for q in maps)
 
 
 def _render_bf16(st: State) -> bool:
@@ -385,12 +397,13 @@ def _exact_chunk(st: State, coords: Tensor, tvec: Tensor) -> Tensor:
     return _rgb_exact(st, xt, tt, base).view(b, n_t, n, 3)
 
 
-def _pixel_pass(st: State, coords: Tensor, tvec: Tensor, frame: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _pixel_pass(st: State, coords: Tensor, tvec: Tensor, frame: Tensor, q0_out: Tensor,
+                q1_out: Tensor) -> tuple[Tensor, Tensor]:
     """Frame form, pass 1, at the n pixels coords (n, 2) of an output grid of frame = (W', H') pixels: the
-    HR maps' values there for warped point 0 and 1 (B, n, C) each (the decoder's first-layer terms of h;
-    videoinr: + of the LR feature at the pixel), the flows (B, T, n, 4) at every time in tvec (T,; a single
-    time when SpatialINR takes t), and the reach of the warped points (4,): min x, max x, min y, max y in
-    output pixel units (for `_warp_box`)."""
+    HR maps' values there for warped point 0 and 1, written into q0_out and q1_out (B, n, C) (the decoder's
+    first-layer terms of h; videoinr: + of the LR feature at the pixel); returns the flows (B, T, n, 4) at
+    every time in tvec (T,; a single time when SpatialINR takes t) and the reach of the warped points (4,):
+    min x, max x, min y, max y in output pixel units (for `_warp_box`)."""
     b, n_t, n = st.frames.shape[0], tvec.shape[0], coords.shape[0]
     x = coords.unsqueeze(0).expand(b, -1, -1)
     h = _spatial(st, x, tvec[:1].expand(b, n) if st.model.cfg.spatial_uses_t else None)
@@ -408,7 +421,9 @@ def _pixel_pass(st: State, coords: Tensor, tvec: Tensor, frame: Tensor) -> tuple
     q0, q1 = _hr_terms(st, h, 0), _hr_terms(st, h, 1)
     if not st.geometry.official:
         q0, q1 = q0 + _lr_terms(st, x, 0), q1 + _lr_terms(st, x, 1)
-    return q0, q1, flow.view(b, n_t, n, 4), torch.stack(reach)
+    q0_out.copy_(q0)
+    q1_out.copy_(q1)
+    return flow.view(b, n_t, n, 4), torch.stack(reach)
 
 
 def _decode_pass(st: State, coords: Tensor, tvec: Tensor, flow: Tensor, q0: Tensor, q1: Tensor,
@@ -431,11 +446,13 @@ def _decode_pass(st: State, coords: Tensor, tvec: Tensor, flow: Tensor, q0: Tens
 
 def _hr_maps(st: State, grid: tuple[int, int], box: tuple[int, int, int, int], tvec: Tensor, fn) -> tuple[Tensor, Tensor]:
     """Pass 1's two HR maps (B, bh, bw, C) at the output pixels of box = (x, y, w, h) of the grid (H', W')."""
-    b, step = st.frames.shape[0], max(1, st.model.max_query_points)
+    step = max(1, st.model.max_query_points)
     coords = st.geometry.pixel_points(grid, box, st.frames.device)[0]
     frame = torch.tensor([grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
-    parts = [fn(_pixel_pass)(st, coords[i : i + step], tvec[:1], frame)[:2] for i in range(0, coords.shape[0], step)]
-    return tuple(_joined(p, name).view(b, box[3], box[2], -1) for p, name in zip(zip(*parts), ("q0", "q1")))
+    maps = _map_buffers(st, coords.shape[0])
+    for i in range(0, coords.shape[0], step):
+        fn(_pixel_pass)(st, coords[i : i + step], tvec[:1], frame, *_map_rows(maps, i, step))
+    return _as_maps(maps, box[3], box[2])
 
 
 def _linear_parts(parts: list[Tensor], weight: Tensor, gemm_dtype: torch.dtype | None = None) -> Tensor:
