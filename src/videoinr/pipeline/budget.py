@@ -98,8 +98,8 @@ def make_budget(model, lr_hw: tuple[int, int], out_hw: tuple[int, int], limit: i
     H, W = out_hw
     fixed = _encode_bytes(model, h, w) + 4 * h * w * 3 * 4
     per_frame = H * W * 3 * (4 * 2 + 1)  # float32 render output (+ a copy when joining chunks) + uint8
-    if not model.cfg.spatial_uses_t:  # warp form: two HR maps per pixel (chunks + joined) and 4 flows per t
-        fixed += H * W * 2 * model.cfg.decoder_hidden[0] * 4 * 2
+    if not model.cfg.spatial_uses_t:  # warp form: two HR maps per pixel (written in place) and 4 flows per t
+        fixed += H * W * 2 * model.cfg.decoder_hidden[0] * 4
         per_frame += H * W * 4 * 4
     bpp = _bytes_per_point(model)
     min_chunk = 1024 * bpp
