@@ -98,3 +98,57 @@ def test_a_jobs_first_compile_is_recorded_for_the_next_decision(tmp_path, frames
     assert 0.9 < runtime.compile_seconds() < 1.5  # the two pass functions' stalls, 0.5 s each
     assert not vcompile._COMPILED["broken"] and len(vcompile._COMPILED["fns"]) == 2
     assert (tmp_path / "cache" / "videoinr" / "inductor" / runtime.COMPILE_RECORD).is_file()  # not in /tmp
+
+
+def test_overlapped_and_in_turn_runs_write_the_same_frames(tmp_path, frames, weights, monkeypatch):
+    """The output encoding and the next pair's decode + DIS run on worker threads where cores are spare
+    (`overlaps`), in turn where not: the same frames either way."""
+    import threading
+
+    from videoinr import upscale
+    from videoinr.pipeline import render as vrender
+
+    src = encode(tmp_path / "in.mp4", frames[:4])
+    real_prepare, orig_init = vrender._prepare, vrender._Writer.__init__
+    outs = {}
+    for overlap in (True, False):
+        seen = {"prepare": set(), "write": set()}
+
+        def prepare(*a):
+            seen["prepare"].add(threading.current_thread().name.split("_")[0])
+            return real_prepare(*a)
+
+        monkeypatch.setattr(vrender, "overlaps", lambda device, o=overlap: o)
+        monkeypatch.setattr(vrender, "_prepare", prepare)
+        out = tmp_path / f"out_{overlap}"
+
+        def init(self, sink, *a, **k):  # notes the thread each of the sink's writes runs on
+            orig_init(self, sink, *a, **k)
+            real = sink.write
+
+            def spy(*args):
+                seen["write"].add(threading.current_thread().name)
+                return real(*args)
+            sink.write = spy
+
+        monkeypatch.setattr(vrender._Writer, "__init__", init)
+        upscale(src, out, scale=2, time_scale=2, model=weights, progress=False)
+        monkeypatch.setattr(vrender._Writer, "__init__", orig_init)
+        outs[overlap] = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+        if overlap:
+            assert seen["prepare"] == {"videoinr-prefetch"} and seen["write"] == {"videoinr-writer"}
+        else:
+            assert not seen["prepare"] and seen["write"] == {threading.main_thread().name}
+    assert len(outs[True]) == 7 and outs[True] == outs[False]
+
+
+def test_overlap_needs_spare_cores_or_a_gpu(monkeypatch):
+    import torch
+
+    from videoinr.pipeline.render import overlaps
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert not overlaps(torch.device("cpu")) and overlaps(torch.device("cuda"))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert overlaps(torch.device("cpu"))

@@ -3,6 +3,7 @@ from that state (`state.render(size=(H, W), t=[...], region=...)`) in memory-bou
 sink in order. The first pair also times the run, checked against --max-time before anything is written."""
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -64,14 +65,16 @@ class _Progress:
 def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, sink, budget: Budget) -> None:
     """Render every output frame that `sink` does not hold yet, in order (`sink.is_done(i)` frames are
     skipped: --resume, or another worker's range). The first render call of the first pair to render is
-    timed for the estimate, checked against --max-time before anything is written. Output encoding (the
-    sink's writes, in order, on one worker thread) overlaps the next render; the next pair's frames are
-    decoded and its DIS prior computed on that thread's sibling while the current pair renders."""
+    timed for the estimate, checked against --max-time before anything is written. Where cores are spare
+    (`overlaps`), output encoding (the sink's writes, in order, on one worker thread) overlaps the next
+    render, and the next pair's frames are decoded and its DIS prior computed on that thread's sibling
+    while the current pair renders; else each runs in turn."""
     if not all(sink.is_done(i) for i in range(plan.n)):
         announce(src, plan, job)
     frames = DecodedFrameBuffer(src.frames())
     progress = _Progress(src, plan.renders, job)  # counts frames rendered (with --dedup, copies are not)
-    writer = _Writer(sink, to_uint16 if src.bits > 8 else to_uint8)
+    overlap = overlaps(job.device)
+    writer = _Writer(sink, to_uint16 if src.bits > 8 else to_uint8, threaded=overlap)
     groups = [(g, [i for i in g if not sink.is_done(i)]) for g in pair_groups(plan.refs)]
     from videoinr.models.videoinr import VideoINR  # (other models, e.g. tests' stand-ins, compute their own)
 
@@ -93,7 +96,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 (a, b), flows = _load_pair(frames, pair, job.device), None
             ahead = None
             nxt = next(((plan.refs[g[0]][0]) for g, t in groups[n + 1 :] if t), None)
-            if nxt is not None:  # decode (and DIS) of the next pair while this one encodes and renders
+            if nxt is not None and overlap:  # decode (and DIS) of the next pair while this one encodes and renders
                 ahead = pool.submit(_prepare, frames, pair, nxt, job.device, flow_prior)
             with torch.inference_mode():
                 t0 = time.perf_counter()
@@ -169,16 +172,33 @@ def _prepare(frames: DecodedFrameBuffer, current, pair, device: torch.device, fl
     return pair, (a, b), flows
 
 
+def overlaps(device: torch.device) -> bool:
+    """Whether the output encoding and the next pair's decode + DIS run on threads beside the render: on a
+    GPU, or where this process may use more CPUs than torch's threads. Not on a CPU whose cores torch's
+    kernels all use: there the threads preempt them mid-kernel (2-core CPU, issue 25's job: 41-44 s
+    overlapped, 40-41 s in turn; docs/MEASUREMENTS.md)."""
+    if device.type != "cpu":
+        return True
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return cpus > torch.get_num_threads()
+
+
 class _Writer:
     """The sink's writes, in order, on one thread (output encoding overlaps rendering); at most `depth`
-    frames wait, so memory stays bounded. Errors are raised in the caller at its next write or close."""
+    frames wait, so memory stays bounded. Errors are raised in the caller at its next write or close.
+    threaded=False: each write runs in the caller, at once."""
 
-    def __init__(self, sink, pixels, depth: int = 4) -> None:
+    def __init__(self, sink, pixels, depth: int = 4, threaded: bool = True) -> None:
         self.sink, self.error = sink, None
         self.pixels = pixels  # float (3, H, W) -> the sink's uint8 (or, for a 10/12-bit input, uint16) frame
         self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.threaded = threaded
         self.thread = threading.Thread(target=self._run, name="videoinr-writer", daemon=True)
-        self.thread.start()
+        if threaded:
+            self.thread.start()
 
     def _run(self) -> None:
         while True:
@@ -193,7 +213,10 @@ class _Writer:
 
     def write(self, j: int, px, time_s: float, duration) -> None:
         self._raise()
-        self.q.put((j, px, time_s, duration))
+        if self.threaded:
+            self.q.put((j, px, time_s, duration))
+        else:
+            self.sink.write(j, px, time_s, duration)
 
     def _raise(self) -> None:
         if self.error is not None:
