@@ -43,3 +43,13 @@ def test_eager_estimate_scales_the_first_call(monkeypatch):
     got = vb.estimate_seconds(SimpleNamespace(model=object()), plan, [0, 1, 2, 3], ENCODE, budget,
                               first_call=_call(4))
     assert got == pytest.approx(5 * ENCODE + 20 * _call(4) / 4)
+
+
+def test_a_job_of_one_render_call_is_its_encode_and_that_call(monkeypatch):
+    monkeypatch.setattr(vb, "_timed_render", lambda *a: pytest.fail("one call: no timing renders"))
+    monkeypatch.setattr("videoinr.models.render._use_compiled", lambda state: True)
+    plan = _plan(pairs=1, per_pair=9)
+    budget = vb.Budget(max_query_points=1 << 16, t_per_call=16, peak_bytes=0)
+    first = COMPILE + _call(9)
+    got = vb.estimate_seconds(SimpleNamespace(model=object()), plan, list(range(9)), ENCODE, budget, first_call=first)
+    assert got == pytest.approx(ENCODE + first)

@@ -132,8 +132,8 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
     the band, which made the band's cost per pixel up to 1.8x a frame's (issue 25). A compiled renderer's
     first call also compiles: the cost of a call is then timed on further calls of one and two frames, as a
     fixed part (pass 1, the HR maps: once per call) plus a part per frame, and the first call's excess (the
-    compile) and these timing calls once. (Timing one frame alone counted pass 1 once per frame: x2 jobs were
-    estimated ~1.3x, x8 ones ~1.8x their render time.)"""
+    compile) and these timing calls once; a job of one render call needs neither. (Timing one frame alone
+    counted pass 1 once per frame: x2 jobs were estimated ~1.3x, x8 ones ~1.8x their render time.)"""
     from videoinr.models.render import _use_compiled  # the renderer's own rule
     from videoinr.pipeline.plan import pair_groups
 
@@ -142,6 +142,10 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
         t0 = time.perf_counter()
         _sync(state.render(size=plan.out_hw, t=t, region=plan.region))
         first_call = time.perf_counter() - t0
+    n_pairs = len({ref[0] for ref in plan.refs})
+    calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
+    if calls <= 1:  # the first call renders the whole job: nothing left to time
+        return n_pairs * t_enc + first_call
     per_call, per_frame, first, timing = 0.0, first_call / len(t), 0.0, 0.0
     if getattr(state, "model", None) is not None and _use_compiled(state):
         one = per_frame = timing = _timed_render(state, plan, t[:1])
@@ -150,8 +154,6 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
             per_frame, timing = max(two - one, 0.25 * one), one + two
             per_call = max(one - per_frame, 0.0)
         first = first_call - (per_call + len(t) * per_frame)
-    n_pairs = len({ref[0] for ref in plan.refs})
-    calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
     # --dedup: copies cost no render
     return n_pairs * t_enc + max(0.0, first) + timing + calls * per_call + plan.renders * per_frame
 
