@@ -100,7 +100,7 @@ def test_dedup_threshold_and_estimate(tmp_path):
 
 
 def test_dedup_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
-    """Interrupted inside the held tail (copies span segments), then resumed: the same bytes."""
+    """Interrupted inside the held tail (copies span segments), then resumed: the same video."""
     import videoinr.data.video as video_mod
 
     src = drawn_clip(tmp_path / "anime.mp4")
@@ -120,4 +120,21 @@ def test_dedup_resume_equals_uninterrupted_run(tmp_path, monkeypatch):
         upscale(src, tmp_path / "o.mp4", model=PassModel(), **kw)
     monkeypatch.undo()
     out = upscale(src, tmp_path / "o.mp4", model=PassModel(), resume=True, **kw)
-    assert out.read_bytes() == ref.read_bytes()
+    # the same frames at the same times: decoded pictures and every packet's timing equal. Not the same
+    # bytes: on this flat drawn clip x264 does not always repeat its bitstream even uninterrupted, with
+    # identical input frames (2026-12-04: 4 of 30 plain runs differed in a few mdat bytes, decoding equal)
+    want = _decoded(ref)
+    assert len(want[1]) > 20 and _decoded(out) == want
+
+
+def _decoded(path: Path) -> tuple[list, list]:
+    """(pts, dts, duration) of every video packet, and the md5 of every decoded picture."""
+    import hashlib
+
+    import av
+
+    with av.open(str(path)) as c:
+        timing = [(p.pts, p.dts, p.duration) for p in c.demux(video=0) if p.size]
+    with av.open(str(path)) as c:
+        pictures = [hashlib.md5(f.to_ndarray(format="yuv420p").tobytes()).hexdigest() for f in c.decode(video=0)]
+    return timing, pictures
