@@ -116,6 +116,14 @@ def test_compiled_render_equals_eager(pair, monkeypatch):
                 model.compile_render = True
                 out = state.render(size, times, region, exact)
                 torch.testing.assert_close(out, ref, rtol=0, atol=2e-5)
+        model.render_bf16 = True  # compiled with bf16 GEMMs: the HR maps are kept in bf16 too
+        out = state.render((20, 30), [0.0, 0.4, 1.0])
+        assert vr._BUFFERS.maps[0].dtype == torch.bfloat16
+        model.compile_render = False
+        ref = state.render((20, 30), [0.0, 0.4, 1.0])  # eager: float32 maps whatever the GEMMs
+        assert vr._BUFFERS.maps[0].dtype == torch.float32
+    err = (out - ref).abs()
+    assert err.max() < 1e-2 and err.square().mean().sqrt() < 2e-3
     assert not vc._COMPILED["broken"]
 
 

@@ -295,7 +295,7 @@ def render(st: State, size: tuple[int, int], t, region: tuple[int, int, int, int
     b, dev = st.frames.shape[0], st.frames.device
     coords = g.pixel_points(grid, (rx, ry, rw, rh), dev)[0]
     st = dataclasses.replace(st, gemm_dtype=torch.bfloat16 if _render_bf16(st) else None)  # shares the cache
-    fn = _compiled if _use_compiled(st) else (lambda f: f)  # noqa: E731
+    fn = _compiled if _use_compiled(st) else _eager
     with _fp32(coords):
         project(st)
         if exact:
@@ -318,7 +318,7 @@ def _frame_form(st: State, coords: Tensor, tvec: Tensor, grid: tuple[int, int], 
     step = max(1, limit // tvec.shape[0])
     chunks = range(0, coords.shape[0], step)
     frame = torch.tensor([grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
-    maps = _map_buffers(st, coords.shape[0])  # pass 1 writes the HR maps there, chunk by chunk
+    maps = _map_buffers(st, coords.shape[0], fn)  # pass 1 writes the HR maps there, chunk by chunk
     flows_, reach = zip(*(fn(_pixel_pass)(st, coords[i : i + step], tvec, frame, *_map_rows(maps, i, step))
                           for i in chunks))
     box = _warp_box(torch.stack(reach), grid)
@@ -336,23 +336,31 @@ def _frame_form(st: State, coords: Tensor, tvec: Tensor, grid: tuple[int, int], 
 _BUFFERS = threading.local()  # per thread: {"maps": (q0, q1)}, the last render call's HR map buffers
 
 
-def _map_buffers(st: State, n: int) -> tuple[Tensor, Tensor]:
-    """Two float32 buffers (n, B, C) for pass 1's HR maps of n pixels (C: the decoder's first layer), this
-    thread's from the last render call when it had the same size (at 1080p they are 268 MB each: fresh
-    blocks that size are mapped and page-faulted in on every call; reusing them and writing them in place
-    instead of joining chunks made a 1080p x2 call ~25% faster, docs/MEASUREMENTS.md). They are only read
-    inside the render call that fills them, never returned, so reuse is safe within a thread. Under
-    autograd, fresh ones. Pixel-major, so a chunk's rows (`_rows`) have the same strides whatever its
-    length (the compiled pass 1 is not specialised on them)."""
+def _eager(fn):
+    """The renderer's functions as they are (the eager counterpart of `compile._compiled`)."""
+    return fn
+
+
+def _map_buffers(st: State, n: int, fn=_eager) -> tuple[Tensor, Tensor]:
+    """Two buffers (n, B, C) for pass 1's HR maps of n pixels (C: the decoder's first layer), this thread's
+    from the last render call when it had the same size and dtype (at 1080p they are 268 MB each in
+    float32: fresh blocks that size are mapped and page-faulted in on every call; reusing them and writing
+    them in place instead of joining chunks made a 1080p x2 call ~25% faster, docs/MEASUREMENTS.md). bf16
+    in the compiled renderer with bf16 GEMMs (fn: `_compiled`; half the memory traffic of pass 2's
+    gathers, ~10% faster, Vid4 unchanged), else float32. They are only read inside the render call that
+    fills them, never returned, so reuse is safe within a thread. Under autograd, fresh ones. Pixel-major,
+    so a chunk's rows (`_map_rows`) have the same strides whatever its length (the compiled pass 1 is not
+    specialised on them)."""
     shape = (n, st.frames.shape[0], st.model.inr.decoder.first.out_features)
+    dtype = st.gemm_dtype if st.gemm_dtype is not None and fn is not _eager else torch.float32
     like = st.frames
     if torch.is_grad_enabled():
-        return like.new_empty(shape, dtype=torch.float32), like.new_empty(shape, dtype=torch.float32)
+        return like.new_empty(shape, dtype=dtype), like.new_empty(shape, dtype=dtype)
     old = _BUFFERS.__dict__.pop("maps", None)
-    if old is None or tuple(old[0].shape) != shape or old[0].device != like.device \
-            or old[0].is_inference() != torch.is_inference_mode_enabled():  # (inference tensors: written there only)
+    if (old is None or tuple(old[0].shape) != shape or old[0].dtype != dtype or old[0].device != like.device
+            or old[0].is_inference() != torch.is_inference_mode_enabled()):  # (inference tensors: written there only)
         del old  # free the old ones before allocating their replacement
-        old = (like.new_empty(shape, dtype=torch.float32), like.new_empty(shape, dtype=torch.float32))
+        old = (like.new_empty(shape, dtype=dtype), like.new_empty(shape, dtype=dtype))
     _BUFFERS.maps = old
     return old
 
@@ -449,7 +457,7 @@ def _hr_maps(st: State, grid: tuple[int, int], box: tuple[int, int, int, int], t
     step = max(1, st.model.max_query_points)
     coords = st.geometry.pixel_points(grid, box, st.frames.device)[0]
     frame = torch.tensor([grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
-    maps = _map_buffers(st, coords.shape[0])
+    maps = _map_buffers(st, coords.shape[0], fn)
     for i in range(0, coords.shape[0], step):
         fn(_pixel_pass)(st, coords[i : i + step], tvec[:1], frame, *_map_rows(maps, i, step))
     return _as_maps(maps, box[3], box[2])
