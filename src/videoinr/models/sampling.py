@@ -70,6 +70,7 @@ def _hr_bilinear(maps: Tensor, x: Tensor, origin: Tensor, zeros: bool = False) -
     iy = _unnormalize(x[..., 1], origin[3]) - origin[1]
     if not torch.compiler.is_compiling():  # eagerly one grid_sample (6x faster than the gathers' ~14 ops)
         grid = torch.stack([(2 * ix + 1) / bw - 1, (2 * iy + 1) / bh - 1], -1).unsqueeze(1)
+        maps = maps.to(grid.dtype)  # (bf16 maps of the compiled renderer, run eagerly after a compile failure)
         out = F.grid_sample(maps.permute(0, 3, 1, 2), grid, mode="bilinear",
                             padding_mode="zeros" if zeros else "border", align_corners=False)
         return out[:, :, 0].transpose(1, 2)
