@@ -314,8 +314,7 @@ def render(st: State, size: tuple[int, int], t, region: tuple[int, int, int, int
 def _frame_form(st: State, coords: Tensor, tvec: Tensor, grid: tuple[int, int], region: tuple, fn) -> Tensor:
     """RGB (B, T, n, 3) of the pixels coords (n, 2) of `region` on the output grid (H', W') at times tvec
     (T,): pass 1 (HR maps, flows, reach), the box of pixels the warped points read, pass 2."""
-    b, limit = st.frames.shape[0], max(1, st.model.max_query_points)
-    step = max(1, limit // tvec.shape[0])
+    step = max(1, max(1, st.model.max_query_points) // tvec.shape[0])
     chunks = range(0, coords.shape[0], step)
     frame = torch.tensor([grid[1], grid[0]], device=coords.device, dtype=coords.dtype)
     maps = _map_buffers(st, coords.shape[0], fn)  # pass 1 writes the HR maps there, chunk by chunk
@@ -353,14 +352,14 @@ def _map_buffers(st: State, n: int, fn=_eager) -> tuple[Tensor, Tensor]:
     specialised on them)."""
     shape = (n, st.frames.shape[0], st.model.inr.decoder.first.out_features)
     dtype = st.gemm_dtype if st.gemm_dtype is not None and fn is not _eager else torch.float32
-    like = st.frames
+    dev = st.frames.device
     if torch.is_grad_enabled():
-        return like.new_empty(shape, dtype=dtype), like.new_empty(shape, dtype=dtype)
+        return torch.empty(shape, dtype=dtype, device=dev), torch.empty(shape, dtype=dtype, device=dev)
     old = _BUFFERS.__dict__.pop("maps", None)
-    if (old is None or tuple(old[0].shape) != shape or old[0].dtype != dtype or old[0].device != like.device
+    if (old is None or tuple(old[0].shape) != shape or old[0].dtype != dtype or old[0].device != dev
             or old[0].is_inference() != torch.is_inference_mode_enabled()):  # (inference tensors: written there only)
         del old  # free the old ones before allocating their replacement
-        old = (like.new_empty(shape, dtype=dtype), like.new_empty(shape, dtype=dtype))
+        old = (torch.empty(shape, dtype=dtype, device=dev), torch.empty(shape, dtype=dtype, device=dev))
     _BUFFERS.maps = old
     return old
 

@@ -139,9 +139,7 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
 
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
     if first_call is None:
-        t0 = time.perf_counter()
-        _sync(state.render(size=plan.out_hw, t=t, region=plan.region))
-        first_call = time.perf_counter() - t0
+        first_call = _timed_render(state, plan, t)
     n_pairs = len({ref[0] for ref in plan.refs})
     calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
     if calls <= 1:  # the first call renders the whole job: nothing left to time

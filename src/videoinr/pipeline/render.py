@@ -175,8 +175,8 @@ def _prepare(frames: DecodedFrameBuffer, current, pair, device: torch.device, fl
 def overlaps(device: torch.device) -> bool:
     """Whether the output encoding and the next pair's decode + DIS run on threads beside the render: on a
     GPU, or where this process may use more CPUs than torch's threads. Not on a CPU whose cores torch's
-    kernels all use: there the threads preempt them mid-kernel (2-core CPU, issue 25's job: 41-44 s
-    overlapped, 40-41 s in turn; docs/MEASUREMENTS.md)."""
+    kernels all use: there the threads preempt them mid-kernel (2-core CPU, issue 25's job: 45.5 s
+    overlapped, 38.5-39.6 s in turn; docs/MEASUREMENTS.md)."""
     if device.type != "cpu":
         return True
     try:
