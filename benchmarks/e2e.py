@@ -141,6 +141,8 @@ def child(argv: list[str], report: Path) -> None:
 
     vmodel.pair_flows = vprior.pair_flows = timer("prior", vprior.pair_flows)
     vmodel.VideoINR.encode = timer("encode", vmodel.VideoINR.encode)
+    if hasattr(vmodel.VideoINR, "encode_frame"):  # a frame's own part, once for sliding pairs
+        vmodel.VideoINR.encode_frame = timer("encode", vmodel.VideoINR.encode_frame)
     vrender.State.render = timer("render", vrender.State.render)
     vscan.ScannedInput.frames = timed_iter(vscan.ScannedInput.frames)
     for name in ("scan",):
@@ -213,8 +215,9 @@ def gemm_peaks() -> dict:
     return out
 
 
-def flops_per_pixel() -> tuple[float, float]:
-    """(encoder GEMM FLOPs per LR pixel, renderer GEMM FLOPs per output pixel) of the shipped lite."""
+def flops_per_pixel() -> tuple[float, float, float]:
+    """(encoder GEMM FLOPs of a whole pair per LR pixel, of one frame's own part (`encode_frame`, which
+    sliding pairs compute once) per LR pixel, renderer GEMM FLOPs per output pixel) of the shipped lite."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -227,9 +230,12 @@ def flops_per_pixel() -> tuple[float, float]:
             st = m.encode(a, b)
         enc = fc.get_total_flops() / (96 * 160)
         with FlopCounterMode(display=False) as fc:
+            m.encode_frame(a)
+        part = fc.get_total_flops() / (96 * 160)
+        with FlopCounterMode(display=False) as fc:
             st.render((384, 640), [0.25, 0.5])
         ren = fc.get_total_flops() / (2 * 384 * 640)
-    return enc, ren
+    return enc, part, ren
 
 
 def job_shape(inp: Path, opts: list[str]) -> dict:
@@ -242,8 +248,10 @@ def job_shape(inp: Path, opts: list[str]) -> dict:
     job = upscale_options(kw)
     src = scan(inp)
     plan = make_plan(src, job)
+    pairs = list(dict.fromkeys(r[0] for r in plan.refs))
+    parts = sum(int(not (k and pairs[k - 1][1] == p[0])) + int(p[1] != p[0]) for k, p in enumerate(pairs))
     return {"lr": (src.height, src.width), "out": plan.out_hw, "frames": plan.n, "renders": plan.renders,
-            "pairs": len({r[0] for r in plan.refs})}
+            "pairs": len(pairs), "frame_parts": parts}
 
 
 def read_frames(inp: Path) -> list[np.ndarray]:
@@ -309,7 +317,7 @@ def libav_seconds(frames, fps_out: int, out_hw) -> tuple[float, str]:
     return time.perf_counter() - t0, f"PyAV libavfilter", n_out
 
 
-def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | None = None) -> dict:
+def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float, float], src: Path | None = None) -> dict:
     name, kind, hw, n, opts = row
     inp = make_inputs(work, kind, hw, n)
     shape = job_shape(inp, opts)
@@ -332,16 +340,20 @@ def run_row(row, work: Path, peaks: dict, fpp: tuple[float, float], src: Path | 
     fb = flow_bicubic_seconds(frames, shape["out"], times, last=True)
     lav, lav_how, lav_n = libav_seconds(frames, int(24 * tscale), shape["out"])
     H, W = shape["out"]
-    gflop_enc = shape["pairs"] * fpp[0] * shape["lr"][0] * shape["lr"][1] / 1e9
-    gflop_ren = shape["renders"] * fpp[1] * H * W / 1e9
+    lr_px = shape["lr"][0] * shape["lr"][1]
+    gflop_enc = shape["pairs"] * fpp[0] * lr_px / 1e9  # every pair encoded whole (issue 25's count)
+    gflop_run = (shape["pairs"] * (fpp[0] - 2 * fpp[1]) + shape["frame_parts"] * fpp[1]) * lr_px / 1e9  # as run
+    gflop_ren = shape["renders"] * fpp[2] * H * W / 1e9
     from videoinr.runtime import native_bf16
     import torch
 
     enc_peak = peaks["bf16" if native_bf16(torch.device("cpu")) else "fp32"]
     limit = gflop_enc * 1e9 / enc_peak + gflop_ren * 1e9 / peaks["fp32"]
+    limit_run = gflop_run * 1e9 / enc_peak + gflop_ren * 1e9 / peaks["fp32"]
     total = r["wall"]
     return {"name": name, **shape, "wall": total, "per_frame": total / shape["frames"], "stages": r["stages"],
             "gflop": gflop_enc + gflop_ren, "gflops": (gflop_enc + gflop_ren) / total, "limit": limit,
+            "gflop_run": gflop_run + gflop_ren, "limit_run": limit_run,
             "rss": r["rss"], "estimate": r.get("estimate"), "compiled": r.get("compiled"),
             "job": r.get("render_all_end", 0) - r.get("render_all_start", 0), "flow_bicubic": fb, "libav": lav, "libav_how": lav_how, "libav_frames": lav_n,
             "load": os.getloadavg()[0]}
@@ -362,9 +374,9 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
         f"(`runtime.compile_seconds()` at the start of this run: {meta['compile_s']:.1f} s)",
         "",
         "| row | LR -> out | frames (pairs) | renderer | wall | s / out frame | decode | prior | encode | render | output "
-        "| joins | estimate | other | GFLOP | GFLOP/s (of fp32 peak) | x GEMM-bound limit | peak RSS "
+        "| joins | estimate | other | GFLOP | GFLOP/s (of fp32 peak) | x GEMM-bound limit | GFLOP run, x its limit | peak RSS "
         "| estimate / measured (command, render_all) | x flow+bicubic | x minterpolate+lanczos | load |",
-        "|" + "---|" * 22,
+        "|" + "---|" * 23,
     ]
     for r in results:
         s = r["stages"]
@@ -375,13 +387,16 @@ def table(results: list[dict], peaks: dict, meta: dict) -> str:
             f"| {r['name']} | {r['lr'][1]}x{r['lr'][0]} -> {r['out'][1]}x{r['out'][0]} | {r['frames']} ({r['pairs']}) "
             f"| {'compiled' if r.get('compiled') else 'eager'} | {r['wall']:.1f} s | {r['per_frame']:.2f} s | " + " | ".join(share)
             + f" | {r['gflop']:.0f} | {r['gflops'] / 1e9 * 1e9:.1f} ({100 * r['gflops'] * 1e9 / peaks['fp32']:.0f}%) "
-            f"| {r['wall'] / r['limit']:.1f} | {r['rss'] / 2**30:.2f} GiB | {est} "
+            f"| {r['wall'] / r['limit']:.1f} | {r['gflop_run']:.0f}, {r['wall'] / r['limit_run']:.1f} "
+            f"| {r['rss'] / 2**30:.2f} GiB | {est} "
             f"| {r['wall'] / r['flow_bicubic']:.1f} | {_libav_ratio(r)} | {r['load']:.1f} |")
     lines += [
         "",
         "Shares are of the command's wall time (exclusive: the prior is not in encode, the estimate's timing "
         "renders not in render); other = import, model load, planning, compile outside the render calls. GFLOP: "
-        "encoder + renderer GEMM FLOPs (torch.utils.flop_counter per LR / output pixel); the GEMM-bound limit "
+        "encoder + renderer GEMM FLOPs (torch.utils.flop_counter per LR / output pixel), every pair encoded "
+        "whole (issue 25's count); GFLOP run: as the command runs them, each frame's own encoder part "
+        "(`encode_frame`) once for sliding pairs, and the wall over the limit of those; the GEMM-bound limit "
         "takes the encoder at the bf16 peak where bf16 is native, the renderer at the fp32 peak. Estimate / "
         "measured: the estimate printed before the job over the command's wall, and over the time of the "
         "render stage (`render_all`: decode, prior, encode, render, output; without the start-up and the joins). x flow+bicubic, x "

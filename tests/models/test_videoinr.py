@@ -177,3 +177,33 @@ def test_warp_form_without_rgb_skip(pair):
     assert full.shape == (2, 2, 3, 30, 41)
     torch.testing.assert_close(part[:, 0], full[:, 1, :, 6:15, 5:18], rtol=0, atol=1e-6)
     assert (full - exact).abs().mean() < 0.05
+
+
+@pytest.mark.parametrize("overrides", [
+    {},  # lite: the trunk of each frame's own time step is in its frame part
+    {"nf": 8, "groups": 2, "front_blocks": 1, "back_blocks": 1, "convlstm": True},  # the ConvLSTM joins all three
+    {"conventions": "official", "rgb_skip": False, "flow_prior": False},  # zero padding, read by the decoder
+])
+def test_encode_from_frame_codes_equals_encoding_the_frames(pair, overrides):
+    """Sliding pairs reuse a frame's `encode_frame`: the State must be the one of the frames themselves."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = VideoINR(dataclasses.replace(CONFIGS["lite"], **overrides)).eval()
+    a, b = pair
+    c = torch.rand_like(a)
+    with torch.no_grad():
+        whole = [model.encode(a, b), model.encode(b, c)]
+        code_b = model.encode_frame(b)
+        parts = [model.encode(model.encode_frame(a), code_b), model.encode(code_b, c)]
+        for w, p in zip(whole, parts):
+            torch.testing.assert_close(p.feat, w.feat, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(p.frames, w.frames, atol=0, rtol=0)
+            torch.testing.assert_close(p.render((26, 34), [0.0, 0.4]), w.render((26, 34), [0.0, 0.4]),
+                                       atol=1e-5, rtol=1e-5)
+    assert parts[1].feat.shape == whole[1].feat.shape and parts[1].feat.shape[1] == 3 * model.cfg.nf
+
+
+def test_encode_rejects_a_frame_code_of_another_size(lite):
+    with pytest.raises(videoinr.VideoINRError, match="one shape"):
+        lite.encode(lite.encode_frame(torch.rand(1, 3, 8, 8)), torch.rand(1, 3, 8, 12))

@@ -152,3 +152,32 @@ def test_overlap_needs_spare_cores_or_a_gpu(monkeypatch):
     assert not overlaps(torch.device("cpu")) and overlaps(torch.device("cuda"))
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert overlaps(torch.device("cpu"))
+
+
+def test_sliding_pairs_encode_each_frames_part_once(tmp_path, frames, weights, monkeypatch):
+    """Pairs (0, 1), (1, 2), ... compute each frame's encoder part once (`PairEncoder`), and the frames
+    written are those of encoding every pair whole."""
+    import numpy as np
+
+    from videoinr import upscale
+    from videoinr.data.frames import list_frames, read_image
+    from videoinr.models.videoinr import VideoINR
+    from videoinr.pipeline import render as vrender
+
+    src = encode(tmp_path / "in.mp4", frames[:5])
+    real = VideoINR.encode_frame
+    calls = []
+    monkeypatch.setattr(VideoINR, "encode_frame", lambda self, f: calls.append(1) or real(self, f))
+    upscale(src, tmp_path / "parts", scale=2, time_scale=2, model=weights, progress=False)
+    assert len(calls) == 5  # 4 pairs, 5 frames
+    init = vrender.PairEncoder.__init__
+
+    def whole_pairs(self, net, device):
+        init(self, net, device)
+        self.parts = False  # every pair encoded whole, both frames in one batch
+    monkeypatch.setattr(vrender.PairEncoder, "__init__", whole_pairs)
+    upscale(src, tmp_path / "whole", scale=2, time_scale=2, model=weights, progress=False)
+    assert len(calls) == 5
+    got, want = ([read_image(p).astype(np.int16) for p in list_frames(tmp_path / d)] for d in ("parts", "whole"))
+    assert len(got) == len(want) == 9
+    assert max(int(np.abs(g - w).max()) for g, w in zip(got, want)) <= 1  # bf16 encoder: batch of 1 vs 2

@@ -53,3 +53,16 @@ def test_a_job_of_one_render_call_is_its_encode_and_that_call(monkeypatch):
     first = COMPILE + _call(9)
     got = vb.estimate_seconds(SimpleNamespace(model=object()), plan, list(range(9)), ENCODE, budget, first_call=first)
     assert got == pytest.approx(ENCODE + first)
+
+
+def test_sliding_pairs_count_each_frames_part_once(monkeypatch):
+    """The first pair's encode is two frame parts and the pair part; a sliding pair (i, i+1) after (i-1, i)
+    computes one frame part, a pair after a jump (scene cut, --dedup) two."""
+    monkeypatch.setattr("videoinr.models.render._use_compiled", lambda state: False)
+    frame, pair_part = 0.4, 0.7
+    refs = [((0, 1), 0.0), ((0, 1), 0.5), ((1, 2), 0.0), ((1, 2), 0.5), ((5, 6), 0.0), ((6, 7), 0.0)]
+    plan = SimpleNamespace(refs=refs, rendered=lambda i: True, renders=len(refs), out_hw=(8, 8), region=None)
+    budget = vb.Budget(max_query_points=1 << 16, t_per_call=2, peak_bytes=0)
+    got = vb.estimate_seconds(SimpleNamespace(model=object()), plan, [0, 1], 2 * frame + pair_part, budget,
+                              first_call=2 * PER_FRAME, t_frame=frame)
+    assert got == pytest.approx(4 * pair_part + (2 + 1 + 2 + 1) * frame + 6 * PER_FRAME)

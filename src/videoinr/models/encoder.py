@@ -155,7 +155,12 @@ class DeformableConvLSTM(nn.Module):
 
 
 class ZoomingSlowMoEncoder(nn.Module):
-    """(B, 3, h, w) x 2 in [0, 1] -> (B, 3*nf, h, w): features at t = 0, 0.5, 1 concatenated."""
+    """(B, 3, h, w) x 2 in [0, 1] -> (B, 3*nf, h, w): features at t = 0, 0.5, 1 concatenated.
+
+    In two parts: `frame_part` depends on one frame only (feature extractor, pyramid and, without the
+    ConvLSTM, the trunk of that frame's own time step), so a video's sliding pairs compute it once per
+    frame; `pair_part` joins two frames' parts (PCD alignment into the middle feature, the ConvLSTM, the
+    trunk of the remaining time steps). forward = both, on one pair."""
 
     def __init__(self, nf: int = 64, groups: int = 8, front_blocks: int = 5, back_blocks: int = 40,
                  convlstm: bool = True) -> None:
@@ -167,13 +172,25 @@ class ZoomingSlowMoEncoder(nn.Module):
         self.lstm = DeformableConvLSTM(nf, groups) if convlstm else None
         self.recon_trunk = nn.Sequential(*[ResidualBlock(nf) for _ in range(back_blocks)])
 
+    def frame_part(self, frames: Tensor) -> tuple[list[Tensor], Tensor | None]:
+        """The per-frame part of frames (B, 3, h, w): the pyramid [L1 (B, nf, h, w), L2, L3] and, without
+        the ConvLSTM, the trunk's output at the frame's own time step (B, nf, h, w) (else None)."""
+        levels = self.pyramid(self.feature_extraction(conv(self.conv_first, frames, "lrelu")))
+        return levels, (self.recon_trunk(levels[0]) if self.lstm is None else None)
+
+    def pair_part(self, part0: tuple[list[Tensor], Tensor | None],
+                  part1: tuple[list[Tensor], Tensor | None]) -> Tensor:
+        """(B, 3*nf, h, w) from the `frame_part`s of frame 0 and frame 1."""
+        (levels0, out0), (levels1, out1) = part0, part1
+        mid = self.pcd(levels0, levels1)
+        if self.lstm is None:
+            return torch.cat([out0, self.recon_trunk(mid), out1], 1)
+        n = mid.shape[0]
+        out = self.recon_trunk(torch.cat(self.lstm([levels0[0], mid, levels1[0]]), 0))  # one batched pass
+        return torch.cat(torch.split(out, n, 0), 1)
+
     def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         n = frame0.shape[0]
-        l1 = self.feature_extraction(conv(self.conv_first, torch.cat([frame0, frame1], 0), "lrelu"))
-        levels = self.pyramid(l1)
-        mid = self.pcd([lv[:n] for lv in levels], [lv[n:] for lv in levels])
-        feats = [l1[:n], mid, l1[n:]]
-        if self.lstm is not None:
-            feats = self.lstm(feats)
-        out = self.recon_trunk(torch.cat(feats, 0))  # one batched trunk pass over the 3 time steps
-        return torch.cat(torch.split(out, n, 0), 1)
+        levels, out = self.frame_part(torch.cat([frame0, frame1], 0))  # both frames in one batch
+        split = lambda k: ([lv[k * n : (k + 1) * n] for lv in levels], None if out is None else out[k * n : (k + 1) * n])  # noqa: E731
+        return self.pair_part(split(0), split(1))

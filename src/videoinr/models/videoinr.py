@@ -24,6 +24,7 @@ tested equal to `reference_render` / `reference_query` (tests/models/test_refere
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +92,15 @@ class ImplicitDecoder(nn.Module):
                 self.temporal.first.weight[:, self.layout.columns("temporal", "rel")] = 0.0
 
 
+@dataclass
+class FrameCode:
+    """One input frame's share of a pair's encoding (`VideoINR.encode_frame`): the frame itself (B, 3, h, w)
+    and the encoder's `frame_part` of it (pyramid; trunk output without the ConvLSTM), on the padded grid."""
+
+    frame: Tensor
+    part: tuple
+
+
 class VideoINR(nn.Module):
     """Encoder + ImplicitDecoder (see the module docstring)."""
 
@@ -112,15 +122,24 @@ class VideoINR(nn.Module):
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------ encode
-    def encode(self, frame0: Tensor, frame1: Tensor, flows: Tensor | None = None) -> State:
-        """Encode frames (B, 3, h, w) in [0, 1] (any h, w >= 1) into a `State` that answers queries.
+    def encode_frame(self, frame: Tensor) -> "FrameCode":
+        """One frame's share of the encoding, (B, 3, h, w) in [0, 1]: pass it to `encode` in place of the
+        frame, so the sliding pairs of a video (0, 1), (1, 2), ... encode each frame's part once (the same
+        values as encoding the frame itself; under bf16, to its rounding)."""
+        self._check_frames(frame, frame)
+        with self._encoder_numerics(frame):
+            return FrameCode(frame, self.encoder.frame_part(self._pad(frame).contiguous(memory_format=torch.channels_last)))
+
+    def encode(self, frame0: Tensor | "FrameCode", frame1: Tensor | "FrameCode", flows: Tensor | None = None) -> State:
+        """Encode frames (B, 3, h, w) in [0, 1] (any h, w >= 1; either may be given as its `encode_frame`)
+        into a `State` that answers queries.
 
         flow_prior configs: `flows` (B, 4, h, w) = [F_01 | F_10] in LR pixels (`prior.pair_flows`) when
         already known (training computes them on whole frames, then crops); None computes them here (DIS on
         these frames, on the CPU). Ignored without flow_prior."""
-        if frame0.shape != frame1.shape or frame0.dim() != 4 or frame0.shape[1] != 3:
-            raise VideoINRError(f"encode expects two (B, 3, h, w) frames of one shape, got "
-                                f"{tuple(frame0.shape)} and {tuple(frame1.shape)}")
+        codes = [f if isinstance(f, FrameCode) else None for f in (frame0, frame1)]
+        frame0, frame1 = (f.frame if isinstance(f, FrameCode) else f for f in (frame0, frame1))
+        self._check_frames(frame0, frame1)
         b, _, h, w = frame0.shape
         prior = None
         if self.cfg.flow_prior:
@@ -130,24 +149,45 @@ class VideoINR(nn.Module):
                 raise VideoINRError(f"encode: flows must be (B, 4, h, w) = {(b, 4, h, w)}, got {tuple(flows.shape)}")
             prior = flows.detach().float().to(frame0.device).contiguous(memory_format=torch.channels_last)
         official = self.cfg.conventions == "official"
-        hp, wp = padded_size(h, w)
-        mode = "constant" if official else "replicate"  # official: zero padding, and the decoder reads it
-        pad = (lambda f: F.pad(f, (0, wp - w, 0, hp - h), mode=mode)) if (hp, wp) != (h, w) else (lambda f: f)
         cl = torch.channels_last
-        bf16 = torch.autocast(frame0.device.type, dtype=torch.bfloat16) if self.encode_bf16 else contextlib.nullcontext()
-        with bf16:  # the only part that may run in bf16
-            feat = self.encoder(pad(frame0).contiguous(memory_format=cl), pad(frame1).contiguous(memory_format=cl))
+        with self._encoder_numerics(frame0):  # the only part that may run in bf16
+            if codes == [None, None]:  # both frames in one batch
+                feat = self.encoder(self._pad(frame0).contiguous(memory_format=cl), self._pad(frame1).contiguous(memory_format=cl))
+            else:
+                parts = [c.part if c is not None else self.encode_frame(f).part for c, f in zip(codes, (frame0, frame1))]
+                feat = self.encoder.pair_part(*parts)
         with _fp32(feat):
             frames = torch.cat([frame0, frame1], 1).float()
             hr_frames = None
             if official:
-                frames = pad(frames)
+                frames = self._pad(frames)
                 hr_frames = F.interpolate(frames, scale_factor=HR_FRAMES_SCALE, mode="bilinear", align_corners=False)
             else:
                 feat = feat[:, :, :h, :w]
             geometry = Geometry(official, (h, w), (int(frames.shape[2]), int(frames.shape[3])))
             return State(self, feat.float().contiguous(memory_format=cl), frames.contiguous(memory_format=cl),
                          geometry, prior, hr_frames)
+
+    @staticmethod
+    def _check_frames(frame0: Tensor, frame1: Tensor) -> None:
+        if frame0.shape != frame1.shape or frame0.dim() != 4 or frame0.shape[1] != 3:
+            raise VideoINRError(f"encode expects two (B, 3, h, w) frames of one shape, got "
+                                f"{tuple(frame0.shape)} and {tuple(frame1.shape)}")
+
+    def _pad(self, x: Tensor) -> Tensor:
+        """x (B, C, h, w) padded at the bottom and right to the encoder's multiple of 4 (`official`: zeros,
+        which the decoder reads; else replicated edges)."""
+        h, w = x.shape[-2:]
+        hp, wp = padded_size(h, w)
+        if (hp, wp) == (h, w):
+            return x
+        return F.pad(x, (0, wp - w, 0, hp - h), mode="constant" if self.cfg.conventions == "official" else "replicate")
+
+    def _encoder_numerics(self, ref: Tensor):
+        """The encoder's autocast: bf16 where the model's `encode_bf16` switch says, else none."""
+        if self.encode_bf16:
+            return torch.autocast(ref.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ the reference decoding
     def reference_query(self, state: State, coords: Tensor, t: Tensor | float,

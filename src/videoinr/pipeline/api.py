@@ -200,10 +200,11 @@ def estimate(
     old_points = net.max_query_points
     try:
         net.max_query_points = budget.max_query_points
-        a, b = (to_tensor(frames.get(k), job.device) for k in plan.refs[0][0])
+        pair = plan.refs[0][0]
+        a, b = (to_tensor(frames.get(k), job.device) for k in pair)
         with torch.inference_mode():
-            state, t_enc = encode_timed(net, a, b, job.device)
-            secs = estimate_seconds(state, plan, todo, t_enc, budget)
+            state, t_enc, t_frame = encode_timed(net, pair, a, b, job.device)
+            secs = estimate_seconds(state, plan, todo, t_enc, budget, t_frame=t_frame)
     finally:
         net.max_query_points = old_points
         frames.it.close()

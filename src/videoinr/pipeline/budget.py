@@ -122,8 +122,9 @@ def _sync(x: torch.Tensor) -> None:
 
 
 def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, budget: Budget,
-                     first_call: float | None = None) -> float:
-    """Run time of the whole plan from the first pair: its encode time `t_enc` per pair, plus the render
+                     first_call: float | None = None, t_frame: float = 0.0) -> float:
+    """Run time of the whole plan from the first pair: its encode time `t_enc` (of which `t_frame` each of
+    its two frames' own part, computed once for sliding pairs: `render.PairEncoder`) per pair, plus the render
     time of the run's own first render call (`todo`: output frames of the first pair; at most
     budget.t_per_call of them, whole frames as the run renders them) per call like it. `first_call`: that
     call's seconds, when the caller rendered it (the run keeps its frames); None renders it here.
@@ -140,10 +141,14 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
     if first_call is None:
         first_call = _timed_render(state, plan, t)
-    n_pairs = len({ref[0] for ref in plan.refs})
+    pairs = list(dict.fromkeys(ref[0] for ref in plan.refs))  # in order
+    n_pairs = len(pairs)
+    t_pair = max(0.0, t_enc - 2 * t_frame)
+    parts = sum(int(not (k and pairs[k - 1][1] == p[0])) + int(p[1] != p[0]) for k, p in enumerate(pairs))
+    encode = n_pairs * t_pair + parts * t_frame
     calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
     if calls <= 1:  # the first call renders the whole job: nothing left to time
-        return n_pairs * t_enc + first_call
+        return encode + first_call
     per_call, per_frame, first, timing = 0.0, first_call / len(t), 0.0, 0.0
     if getattr(state, "model", None) is not None and _use_compiled(state):
         one = per_frame = timing = _timed_render(state, plan, t[:1])
@@ -153,7 +158,7 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
             per_call = max(one - per_frame, 0.0)
         first = first_call - (per_call + len(t) * per_frame)
     # --dedup: copies cost no render
-    return n_pairs * t_enc + max(0.0, first) + timing + calls * per_call + plan.renders * per_frame
+    return encode + max(0.0, first) + timing + calls * per_call + plan.renders * per_frame
 
 
 def _timed_render(state, plan: OutputPlan, t: list[float]) -> float:

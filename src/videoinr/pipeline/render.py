@@ -34,13 +34,45 @@ def to_uint16(x: torch.Tensor) -> np.ndarray:
     return x.float().clamp(0, 1).mul(65535).round_().to(torch.int32).movedim(-3, -1).cpu().numpy().astype(np.uint16)
 
 
-def encode_timed(net, a: torch.Tensor, b: torch.Tensor, device: torch.device):
-    """(state, seconds) of `net.encode(a, b)`; call under torch.inference_mode()."""
+class PairEncoder:
+    """Encodes a job's pairs in order. A `VideoINR` computes each frame's part (`encode_frame`) once where a
+    pair starts at the previous pair's last frame (sliding pairs; lite at 480p: ~20% of a pair's encode);
+    other models (tests' stand-ins) encode each pair whole. `frame_seconds`: the last frame part's time.
+    Call under torch.inference_mode()."""
+
+    def __init__(self, net, device: torch.device) -> None:
+        from videoinr.models.videoinr import VideoINR
+
+        self.net, self.device = net, device
+        self.parts = isinstance(net, VideoINR)
+        self.last = None  # (frame index, its FrameCode)
+        self.frame_seconds = 0.0
+
+    def __call__(self, pair: tuple[int, int], a: torch.Tensor, b: torch.Tensor, flows: torch.Tensor | None = None):
+        """The State of input frames pair = (i, j) given as a, b (1, 3, h, w); flows: their DIS prior or None."""
+        if not self.parts:
+            return self.net.encode(a, b) if flows is None else self.net.encode(a, b, flows=flows)
+        code0 = self.last[1] if self.last is not None and self.last[0] == pair[0] else self._part(a)
+        code1 = code0 if pair[1] == pair[0] else self._part(b)
+        self.last = (pair[1], code1)
+        return self.net.encode(code0, code1, flows=flows)
+
+    def _part(self, frame: torch.Tensor):
+        t0 = time.perf_counter()
+        code = self.net.encode_frame(frame)
+        _sync(self.device)
+        self.frame_seconds = time.perf_counter() - t0
+        return code
+
+
+def encode_timed(net, pair: tuple[int, int], a: torch.Tensor, b: torch.Tensor, device: torch.device):
+    """(state, seconds, seconds of one frame's part) of a job's first pair (`PairEncoder`); call under
+    torch.inference_mode()."""
+    encoder = PairEncoder(net, device)
     t0 = time.perf_counter()
-    state = net.encode(a, b)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return state, time.perf_counter() - t0
+    state = encoder(pair, a, b)
+    _sync(device)
+    return state, time.perf_counter() - t0, encoder.frame_seconds
 
 
 class _Progress:
@@ -81,6 +113,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
     flow_prior = isinstance(net, VideoINR) and net.cfg.flow_prior
     checked_estimate, meter = False, None
     ahead = None  # the next pair to render, prepared on a worker thread: (pair, (a, b), flows or None)
+    encoder = PairEncoder(net, job.device)
     pool = ThreadPoolExecutor(1, thread_name_prefix="videoinr-prefetch")
     try:
         for n, (group, todo) in enumerate(groups):
@@ -100,7 +133,7 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                 ahead = pool.submit(_prepare, frames, pair, nxt, job.device, flow_prior)
             with torch.inference_mode():
                 t0 = time.perf_counter()
-                state = net.encode(a, b) if flows is None else net.encode(a, b, flows=flows)
+                state = encoder(pair, a, b, flows)
                 _sync(job.device)
                 t_enc = time.perf_counter() - t0
                 first = None
@@ -108,7 +141,8 @@ def render_all(src: ScannedInput, plan: OutputPlan, job: UpscaleOptions, net, si
                     fresh = _compiles_fresh(state)
                     first = _first_call(state, plan, todo, budget)
                     meter = _CompileMeter(len(first[0][0]), first[1]) if fresh else None
-                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1])
+                    secs = estimate_seconds(state, plan, todo, t_enc, budget, first_call=first[1],
+                                            t_frame=encoder.frame_seconds)
                     check_estimate(secs, src, plan, job, budget)
                     checked_estimate = True
                     progress.report()
