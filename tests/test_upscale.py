@@ -319,7 +319,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, bikes, lite, monkeypatch, req
 
     encodes = []
     orig = lite.encode
-    monkeypatch.setattr(lite, "encode", lambda a, b: encodes.append(1) or orig(a, b))
+    monkeypatch.setattr(lite, "encode", lambda a, b, **k: encodes.append(1) or orig(a, b, **k))
     upscale(src, target, resume=True, **kw)
     assert lite.compile_render is compiled
     monkeypatch.undo()
