@@ -241,17 +241,16 @@ def flops_per_pixel() -> tuple[float, float, float]:
 def job_shape(inp: Path, opts: list[str]) -> dict:
     """Pairs, output frames and sizes of a row's job, from the package's own plan (writes nothing)."""
     from videoinr.pipeline import upscale_options
-    from videoinr.pipeline.plan import make_plan
+    from videoinr.pipeline.plan import encode_counts, make_plan
     from videoinr.pipeline.scan import scan
 
     kw = {k.lstrip("-").replace("-", "_"): v for k, v in zip(opts[::2], opts[1::2])}  # as a user spells them
     job = upscale_options(kw)
     src = scan(inp)
     plan = make_plan(src, job)
-    pairs = list(dict.fromkeys(r[0] for r in plan.refs))
-    parts = sum(int(not (k and pairs[k - 1][1] == p[0])) + int(p[1] != p[0]) for k, p in enumerate(pairs))
+    pairs, parts = encode_counts(plan.refs)
     return {"lr": (src.height, src.width), "out": plan.out_hw, "frames": plan.n, "renders": plan.renders,
-            "pairs": len(pairs), "frame_parts": parts}
+            "pairs": pairs, "frame_parts": parts}
 
 
 def read_frames(inp: Path) -> list[np.ndarray]:

@@ -192,5 +192,6 @@ class ZoomingSlowMoEncoder(nn.Module):
     def forward(self, frame0: Tensor, frame1: Tensor) -> Tensor:
         n = frame0.shape[0]
         levels, out = self.frame_part(torch.cat([frame0, frame1], 0))  # both frames in one batch
-        split = lambda k: ([lv[k * n : (k + 1) * n] for lv in levels], None if out is None else out[k * n : (k + 1) * n])  # noqa: E731
-        return self.pair_part(split(0), split(1))
+        levels0, levels1 = zip(*(lv.split(n) for lv in levels))
+        out0, out1 = (None, None) if out is None else out.split(n)
+        return self.pair_part((list(levels0), out0), (list(levels1), out1))

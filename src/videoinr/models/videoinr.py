@@ -122,7 +122,7 @@ class VideoINR(nn.Module):
         return next(self.parameters()).device
 
     # ------------------------------------------------------------------ encode
-    def encode_frame(self, frame: Tensor) -> "FrameCode":
+    def encode_frame(self, frame: Tensor) -> FrameCode:
         """One frame's share of the encoding, (B, 3, h, w) in [0, 1]: pass it to `encode` in place of the
         frame, so the sliding pairs of a video (0, 1), (1, 2), ... encode each frame's part once (the same
         values as encoding the frame itself; under bf16, to its rounding)."""
@@ -130,7 +130,7 @@ class VideoINR(nn.Module):
         with self._encoder_numerics(frame):
             return FrameCode(frame, self.encoder.frame_part(self._pad(frame).contiguous(memory_format=torch.channels_last)))
 
-    def encode(self, frame0: Tensor | "FrameCode", frame1: Tensor | "FrameCode", flows: Tensor | None = None) -> State:
+    def encode(self, frame0: Tensor | FrameCode, frame1: Tensor | FrameCode, flows: Tensor | None = None) -> State:
         """Encode frames (B, 3, h, w) in [0, 1] (any h, w >= 1; either may be given as its `encode_frame`)
         into a `State` that answers queries.
 

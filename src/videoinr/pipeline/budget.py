@@ -136,16 +136,13 @@ def estimate_seconds(state, plan: OutputPlan, todo: list[int], t_enc: float, bud
     compile) and these timing calls once; a job of one render call needs neither. (Timing one frame alone
     counted pass 1 once per frame: x2 jobs were estimated ~1.3x, x8 ones ~1.8x their render time.)"""
     from videoinr.models.render import _use_compiled  # the renderer's own rule
-    from videoinr.pipeline.plan import pair_groups
+    from videoinr.pipeline.plan import encode_counts, pair_groups
 
     t = [plan.refs[i][1] for i in todo[: budget.t_per_call]]
     if first_call is None:
         first_call = _timed_render(state, plan, t)
-    pairs = list(dict.fromkeys(ref[0] for ref in plan.refs))  # in order
-    n_pairs = len(pairs)
-    t_pair = max(0.0, t_enc - 2 * t_frame)
-    parts = sum(int(not (k and pairs[k - 1][1] == p[0])) + int(p[1] != p[0]) for k, p in enumerate(pairs))
-    encode = n_pairs * t_pair + parts * t_frame
+    n_pairs, parts = encode_counts(plan.refs)
+    encode = n_pairs * max(0.0, t_enc - 2 * t_frame) + parts * t_frame
     calls = sum(-(-sum(1 for i in g if plan.rendered(i)) // budget.t_per_call) for g in pair_groups(plan.refs))
     if calls <= 1:  # the first call renders the whole job: nothing left to time
         return encode + first_call

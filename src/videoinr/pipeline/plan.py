@@ -175,3 +175,11 @@ def pair_groups(refs: list[FrameRef]) -> Iterator[range]:
             end += 1
         yield range(j, end)
         j = end
+
+
+def encode_counts(refs: list[FrameRef]) -> tuple[int, int]:
+    """(pairs, frame parts) a plan encodes: its distinct input pairs, and the frames' own encoder parts they
+    compute in order (`render.PairEncoder`: none for a frame the previous pair ended on, one per new frame)."""
+    pairs = list(dict.fromkeys(ref[0] for ref in refs))
+    parts = sum(int(not (k and pairs[k - 1][1] == p[0])) + int(p[1] != p[0]) for k, p in enumerate(pairs))
+    return len(pairs), parts
