@@ -23,9 +23,9 @@ __all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device
 
 # The compile decision's cost model (lite, 2-core CPU, quiet; docs/MEASUREMENTS.md): the renderer costs
 # EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and compiling it costs
-# `compile_seconds()`: the fastest compile measured on this machine with this torch (recorded beside the
-# compiled artefacts in compile_cache_dir(), which make later compiles warm: ~6-10 s instead of ~20-40 s),
-# else COMPILE_COLD_S. A job compiles when its saving over its pixels pays that back. The decision is made
+# `compile_seconds()`: the fastest compile measured on this machine with this torch and renderer source
+# (recorded beside the compiled renderer functions in compile_cache_dir(), which later processes load
+# instead of compiling: ~1.5 s instead of ~30-40 s; models/compile.py), else COMPILE_COLD_S. A job compiles when its saving over its pixels pays that back. The decision is made
 # once per job, before the first frame (never from elapsed time inside the job), and a resumed job keeps it
 # (the work folder's settings hold the policy).
 EAGER_S_PER_PX = 1.06e-6
@@ -37,10 +37,13 @@ COMPILE_RECORD = "videoinr-compile-seconds.json"  # in compile_cache_dir(): {mac
 
 
 def _compile_key() -> str:
-    """What a recorded compile time is valid for: this torch, Python and CPU."""
+    """What a recorded compile time is valid for: this torch, Python and CPU and the renderer's source, as the
+    compiled renderers saved beside it (`models.compile.source_key`)."""
     import platform
 
-    return f"torch {torch.__version__}, python {platform.python_version()}, {cpu_info()['model_name']}"
+    from videoinr.models.compile import source_key
+
+    return f"torch {torch.__version__}, python {platform.python_version()}, {cpu_info()['model_name']}, {source_key()}"
 
 
 def compile_seconds() -> float:
@@ -121,12 +124,16 @@ def compile_cache_dir() -> str:
 
 
 def use_compile_cache() -> str:
-    """Point torch inductor's on-disk caches (FX graph cache, compiled kernels) at compile_cache_dir(),
-    before the first compile; returns the folder."""
+    """Point torch inductor's on-disk caches (FX graph cache, compiled kernels) and the renderer's compiled
+    functions (`models.compile.set_artefact_folder`: loaded by later processes instead of compiled again) at
+    compile_cache_dir(), before the first compile; returns the folder."""
+    from videoinr.models.compile import set_artefact_folder
+
     path = compile_cache_dir()
     os.makedirs(path, exist_ok=True)
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = path
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
+    set_artefact_folder(os.path.join(path, "renderer"))
     return path
 
 

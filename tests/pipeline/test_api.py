@@ -65,8 +65,8 @@ def test_batch_reports_every_bad_input_before_rendering(tmp_path, frames, weight
 def test_a_jobs_first_compile_is_recorded_for_the_next_decision(tmp_path, frames, weights, monkeypatch):
     """A job that compiles its renderer, the process's first compile, records what the compile cost (its
     first render call minus the same frames' share of a later call) where the next job's decision reads it.
-    torch.compile is stood in for by a 0.5 s stall on each function's first call (a real cold compile
-    takes ~20-40 s); the rest of the path is the real one."""
+    The compile is stood in for by a 0.5 s stall per function (a real cold compile takes ~20-40 s) and
+    an eager variant; the rest of the path is the real one."""
     import time
 
     import torch
@@ -78,18 +78,29 @@ def test_a_jobs_first_compile_is_recorded_for_the_next_decision(tmp_path, frames
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
     monkeypatch.setenv("VIDEOINR_COMPILE", "1")
     monkeypatch.setattr(vcompile, "_COMPILED", {"fns": {}, "broken": False})  # as in a fresh process
+    monkeypatch.setattr(vcompile, "_STORE", {"root": None, "loaded": set()})
 
-    def fake_compile(fn, **kw):
-        seen = []
+    class Variant:  # serves any inputs, runs eagerly
+        def __init__(self, fn):
+            self.fn = fn
 
-        def run(*a):
-            if not seen:
-                seen.append(1)
-                time.sleep(0.5)
-            return fn(*a)
-        return run
+        def guard_check(self, *a):
+            return True
 
-    monkeypatch.setattr(torch, "compile", fake_compile)
+        def disable_guard_check(self):
+            pass
+
+        def save_compiled_function(self, path):
+            raise OSError("not saved")  # memory only
+
+        def __call__(self, *a):
+            return self.fn(*a)
+
+    def fake_compile(fn, state, args):
+        time.sleep(0.5)
+        return Variant(fn)
+
+    monkeypatch.setattr(vcompile, "_compile_variant", fake_compile)
     import torch._dynamo  # noqa: F401 - writes inductor's temporary default into TORCHINDUCTOR_CACHE_DIR
 
     assert runtime.compile_seconds() == runtime.COMPILE_COLD_S
