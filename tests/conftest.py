@@ -27,3 +27,14 @@ def weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("w") / "lite_random.safetensors"
     save_weights(create_model("lite", pretrained=False), path)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_compile_cache(tmp_path_factory):
+    """The commands' compile cache and compile-cost record (`runtime.compile_cache_dir`) in a folder of the
+    test session, not the user's ~/.cache: a fast compile recorded there by earlier jobs changes the
+    commands' policy (compile or not, hence bf16 GEMMs) and so the numbers some tests compare."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
+    yield
+    patch.undo()
