@@ -25,9 +25,10 @@ __all__ = ["cpu_info", "Policy", "inference_policy", "native_bf16", "pick_device
 # EAGER_S_PER_PX eagerly and COMPILED_S_PER_PX compiled per output pixel, and compiling it costs
 # `compile_seconds()`: the fastest compile measured on this machine with this torch and renderer source
 # (recorded beside the compiled renderer functions in compile_cache_dir(), which later processes load
-# instead of compiling: ~1.5 s instead of ~30-40 s; models/compile.py), else COMPILE_COLD_S. A job compiles when its saving over its pixels pays that back. The decision is made
-# once per job, before the first frame (never from elapsed time inside the job), and a resumed job keeps it
-# (the work folder's settings hold the policy).
+# instead of compiling: ~1.5 s instead of ~30-40 s; models/compile.py), else COMPILE_COLD_S. A job
+# compiles when its saving over its pixels pays that back. The decision is made once per job, before the
+# first frame (never from elapsed time inside the job), and a resumed job keeps it (the work folder's
+# settings hold the policy).
 EAGER_S_PER_PX = 1.06e-6
 COMPILED_S_PER_PX = 0.22e-6
 COMPILE_COLD_S = 40.0

@@ -69,8 +69,6 @@ def test_a_jobs_first_compile_is_recorded_for_the_next_decision(tmp_path, frames
     an eager variant; the rest of the path is the real one."""
     import time
 
-    import torch
-
     from videoinr import runtime, upscale
     from videoinr.models import compile as vcompile
 

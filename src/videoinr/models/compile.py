@@ -27,7 +27,7 @@ import platform
 import threading
 import uuid
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -36,7 +36,7 @@ from torch import Tensor
 # fns: {function: [variants]} compiled or loaded in this process; broken: a compile or run failed (eager)
 _COMPILED: dict = {"fns": {}, "broken": False}
 _STORE: dict = {"root": None, "loaded": set()}  # root: the artefact folder (None: in memory only)
-_LOCK = threading.RLock()
+_LOCK = threading.Lock()
 MAX_VARIANTS = 8  # per function: more means the guards keep failing (a bug): eager then
 
 
@@ -53,7 +53,8 @@ def source_key() -> str:
 
     h = hashlib.sha256()
     info = cpu_info()
-    for part in (torch.__version__, platform.python_version(), str(info["model_name"]), " ".join(sorted(info["flags"]))):
+    flags = " ".join(sorted(info["flags"]))
+    for part in (torch.__version__, platform.python_version(), str(info["model_name"]), flags):
         h.update(part.encode() + b"\0")
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -183,17 +184,12 @@ def _trusted_isa(folder: Path):
         return nullcontext()
     if vec.valid_vec_isa_list.cache_info().currsize:  # probed already in this process
         return nullcontext()
-    with config.patch({"cpp.vec_isa_ok": True}):
+    trusted = config.patch({"cpp.vec_isa_ok": True})
+    with trusted:
         if str(vec.pick_vec_isa()) == recorded:
-            return _patched(config)
+            return trusted  # the same patch again around the load
     vec.valid_vec_isa_list.cache_clear()  # not the same: probe as usual
     return nullcontext()
-
-
-@contextmanager
-def _patched(config):
-    with config.patch({"cpp.vec_isa_ok": True}):
-        yield
 
 
 def _size_oblivious():
