@@ -34,7 +34,6 @@ def _session_compile_cache(tmp_path_factory):
     """The commands' compile cache and compile-cost record (`runtime.compile_cache_dir`) in a folder of the
     test session, not the user's ~/.cache: a fast compile recorded there by earlier jobs changes the
     commands' policy (compile or not, hence bf16 GEMMs) and so the numbers some tests compare."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
-    yield
-    patch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
+        yield

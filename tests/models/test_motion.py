@@ -260,8 +260,8 @@ def test_photometric_gradients_reach_the_flows():
     """Without a prior, a translation whose direction never changes (a constant flow fits it) is learned
     from the reconstruction loss alone: the loss's gradients reach TemporalINR's flows with the right sign
     and scale. (Whether the flows follow motion whose direction varies is what `flow_prior` is for.)"""
-    # 300 steps: past the knee of this training (near-flow error 0.1-0.2 LR px); at 200 it sat on the knee
-    # (0.4-0.55), so the outcome hung on the host's float rounding (AMX vs AVX-512 oneDNN kernels)
+    # 300 steps: past the knee of this training (near-flow error 0.11-0.21 LR px on an AMX host); at 200 it
+    # sat on the knee (0.55 at t = 0.75 there, passing on AVX-512 hosts): the host's rounding decided it
     model = _train(_config(), steps=300, augment=False)
     for t, e0, e1, p_model, p_blend in _measure(model):
         # the flow of the frame nearer in time carries most of the blend weight: it must be right
